@@ -1,0 +1,3 @@
+from nullband._cli.main import main
+
+main()
