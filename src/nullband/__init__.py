@@ -42,6 +42,7 @@ __all__ = [
     "StoreError",
     "SuiteError",
     "TargetConfig",
+    "TargetError",
     "ToolCall",
     "Usage",
     "UsageError",
