@@ -8,11 +8,13 @@ import typer
 
 from nullband._cli import (
     compare_cmd,
+    demo_cmd,
     judge_cmd,
     load_cmd,
     run_cmd,
     store_cmd,
     testserver_cmd,
+    tools_cmd,
     traces_cmd,
 )
 from nullband.errors import NullbandError
@@ -52,6 +54,7 @@ for _module in (
     run_cmd,
     store_cmd,
     compare_cmd,
+    demo_cmd,
     judge_cmd,
     traces_cmd,
     load_cmd,
