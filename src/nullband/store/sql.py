@@ -1,0 +1,384 @@
+"""The store over SQLAlchemy Core: SQLite files and PostgreSQL URLs, one code path.
+
+Only the upsert construct differs by dialect (both spell ``ON CONFLICT ... DO UPDATE``).
+Long reads page through keys (``WHERE (a, b, c) > (...) ORDER BY a, b, c LIMIT n``)
+instead of holding a cursor open, so 100k records never load at once, no transaction
+stays open while a caller works through them, and SQLite and PostgreSQL behave alike.
+
+Durability: every write is one transaction that has committed when the method returns.
+SQLite runs in WAL mode with ``synchronous=FULL`` (the WAL is fsynced at each commit, so
+a committed batch survives ``kill -9`` and also power loss); PostgreSQL commits with its
+default ``synchronous_commit=on`` (WAL flushed before COMMIT returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from nullband.errors import StoreError
+from nullband.records import Record
+from nullband.store import _codec
+from nullband.store.base import RecordKey, RunInfo, RunStatus
+from nullband.store.migrations import LATEST, applied_versions
+from nullband.store.schema import records, run_cases, runs
+from nullband.suite.case import Case
+
+_RECORD_KEY = ("run_id", "case_id", "target", "epoch")
+_CASE_KEY = ("run_id", "case_id")
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """The driver's error in one line (no SQL, no parameters: they may hold user data)."""
+    orig: BaseException = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__
+
+
+class SqlStore:
+    """A :class:`~nullband.store.base.Store` over one SQLAlchemy engine.
+
+    Build it with :func:`nullband.store.open_store`, which also applies migrations.
+    Methods are thread-safe (each takes a pooled connection for one transaction).
+    """
+
+    def __init__(self, engine: Engine, *, display_url: str) -> None:
+        self.engine = engine
+        self.url = display_url
+        self.dialect = engine.dialect.name
+        self._records_upsert = self._upsert(records, _RECORD_KEY)
+        self._cases_upsert = self._upsert(run_cases, _CASE_KEY, only=("body", "case_hash"))
+        self._cases_insert = self._upsert(run_cases, _CASE_KEY, only=())
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _upsert(self, table: Table, keys: Sequence[str], only: Sequence[str] | None = None) -> Any:
+        mod: Any = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = mod.insert(table)
+        cols = [c.name for c in table.columns if c.name not in keys] if only is None else only
+        if not cols:
+            return stmt.on_conflict_do_nothing(index_elements=list(keys))
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in cols}
+        )
+
+    @contextmanager
+    def _tx(self, action: str, *, write: bool, run_id: str | None = None) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as base:
+                conn = base.execution_options(nb_write=write)
+                with conn.begin():
+                    yield conn
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"store {self.url}: cannot {action}: {_describe(exc)}",
+                run_id=run_id,
+                hint="check that the database is reachable and not locked by another program",
+            ) from exc
+
+    def _pages(
+        self,
+        stmt: Select[Any],
+        order: Sequence[ColumnElement[Any]],
+        n_key: int,
+        chunk: int,
+        action: str,
+    ) -> Iterator[Row[Any]]:
+        """Rows of ``stmt`` in ``order``; the first ``n_key`` selected columns are ``order``."""
+        last: tuple[Any, ...] | None = None
+        while True:
+            page = stmt
+            if last is not None:
+                page = page.where(tuple_(*order) > tuple_(*last))
+            with self._tx(action, write=False) as conn:
+                rows = conn.execute(page.order_by(*order).limit(chunk)).all()
+            yield from rows
+            if len(rows) < chunk:
+                return
+            last = tuple(rows[-1][:n_key])
+
+    def schema_version(self) -> int:
+        """The highest migration applied to this database."""
+        with self._tx("read the schema version", write=False) as conn:
+            return max(applied_versions(conn), default=0)
+
+    # -- runs -------------------------------------------------------------------------
+
+    def create_run(self, run: RunInfo) -> None:
+        """Insert a new run and its case metadata. Raises StoreError if the id exists."""
+        try:
+            with self._tx("create the run", write=True, run_id=run.run_id) as conn:
+                conn.execute(insert(runs).values(**_codec.run_row(run)))
+                self._insert_case_meta(conn, run)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise StoreError(
+                    f"run {run.run_id} already exists in {self.url}",
+                    run_id=run.run_id,
+                    hint="pass this id to resume the run, or leave --run-id out for a new one",
+                ) from None
+            raise
+
+    def ensure_run(self, run: RunInfo) -> tuple[RunInfo, bool]:
+        """Insert the run unless it exists; returns (the stored run, whether it was created).
+
+        Safe when several shard processes start the same run at once: exactly one creates
+        it, the others read what it wrote.
+        """
+        with self._tx("create the run", write=True, run_id=run.run_id) as conn:
+            stmt = self._upsert(runs, ("run_id",), only=()).values(**_codec.run_row(run))
+            # RETURNING yields a row only when the insert happened (rowcount is not
+            # reliable for DO NOTHING across drivers).
+            created = conn.execute(stmt.returning(runs.c.run_id)).first() is not None
+            if created:
+                self._insert_case_meta(conn, run)
+        stored = self.get_run(run.run_id)
+        if stored is None:  # pragma: no cover - the row was just committed
+            raise StoreError(f"run {run.run_id} vanished after it was created", run_id=run.run_id)
+        return stored, bool(created)
+
+    def _insert_case_meta(self, conn: Connection, run: RunInfo) -> None:
+        rows = [
+            _codec.case_meta_row(run.run_id, cid, meta) for cid, meta in sorted(run.cases.items())
+        ]
+        if rows:
+            conn.execute(self._cases_insert, rows)
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """The run with its case metadata, or None."""
+        with self._tx("read the run", write=False, run_id=run_id) as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                return None
+            return _codec.run_from_row(row, self._case_meta(conn, run_id))
+
+    def _case_meta(self, conn: Connection, run_id: str) -> dict[str, dict[str, Any]]:
+        c = run_cases.c
+        rows = conn.execute(
+            select(c.case_id, c.case_hash, c.segments, c.weight, c.adversarial, c.cluster)
+            .where(c.run_id == run_id)
+            .order_by(c.case_id)
+        )
+        return {r[0]: _codec.meta_from_row(*r[1:]) for r in rows}
+
+    def list_runs(self, limit: int = 50, *, with_cases: bool = False) -> list[RunInfo]:
+        """Most recent runs first. ``cases`` is left empty unless ``with_cases``."""
+        with self._tx("list runs", write=False) as conn:
+            rows = conn.execute(
+                select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id.desc()).limit(limit)
+            ).all()
+            return [
+                _codec.run_from_row(r, self._case_meta(conn, r.run_id) if with_cases else None)
+                for r in rows
+            ]
+
+    def set_status(self, run_id: str, status: RunStatus, note: str | None = None) -> None:
+        """Record a status change. Raises StoreError for an unknown run."""
+        with self._tx("set the run status", write=True, run_id=run_id) as conn:
+            n = conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(status=status, note=note, updated_at=datetime.now(UTC))
+            ).rowcount
+        if n == 0:
+            raise StoreError(f"no run {run_id} in {self.url}", run_id=run_id)
+
+    # -- cases ------------------------------------------------------------------------
+
+    def write_cases(self, run_id: str, cases: Iterable[Case]) -> None:
+        """Store the bodies of a run's cases (so re-scoring needs no suite file).
+
+        Metadata already given in ``RunInfo.cases`` (e.g. a suite weight override) is
+        kept; a case without metadata gets it from the case itself.
+        """
+        rows = sorted((_codec.case_row(run_id, c) for c in cases), key=lambda r: r["case_id"])
+        if not rows:
+            return
+        with self._tx("store the cases", write=True, run_id=run_id) as conn:
+            conn.execute(self._cases_upsert, rows)
+
+    def iter_cases(self, run_id: str, chunk: int = 1000) -> Iterator[Case]:
+        """Stored case bodies of a run, by case id (cases stored without a body are skipped)."""
+        c = run_cases.c
+        stmt = select(c.case_id, c.body).where(c.run_id == run_id, c.body.is_not(None))
+        for row in self._pages(stmt, [c.case_id], 1, chunk, "read the cases"):
+            yield Case.model_validate_json(row.body)
+
+    # -- records ----------------------------------------------------------------------
+
+    def write_records(self, recs: Sequence[Record]) -> None:
+        """Insert or replace records by (run_id, case_id, target, epoch), in one transaction.
+
+        Durable when this returns. Within one batch, a later record with the same key wins.
+        """
+        if not recs:
+            return
+        dedup = {(r.run_id, r.case_id, r.target, r.epoch): r for r in recs}
+        # Sorted keys: concurrent writers lock rows in the same order (no deadlocks).
+        rows = [_codec.record_row(dedup[k]) for k in sorted(dedup)]
+        with self._tx("write records", write=True, run_id=recs[0].run_id) as conn:
+            conn.execute(self._records_upsert, rows)
+
+    def completed_keys(self, run_id: str) -> set[RecordKey]:
+        """Keys of records with status 'ok'."""
+        r = records.c
+        with self._tx("read completed keys", write=False, run_id=run_id) as conn:
+            rows = conn.execute(
+                select(r.case_id, r.target, r.epoch).where(r.run_id == run_id, r.status == "ok")
+            )
+            return {(a, b, int(c)) for a, b, c in rows}
+
+    def iter_records(
+        self, run_id: str, target: str | None = None, chunk: int = 1000
+    ) -> Iterator[Record]:
+        """Records of a run (one target, or all), ordered by case id, target, epoch."""
+        r = records.c
+        cond = [r.run_id == run_id] + ([r.target == target] if target is not None else [])
+        stmt = select(r.case_id, r.target, r.epoch, r.body, r.scores, r.score_reasons).where(*cond)
+        for row in self._pages(stmt, [r.case_id, r.target, r.epoch], 3, chunk, "read records"):
+            yield _codec.record_from_row(row.body, row.scores, row.score_reasons)
+
+    def iter_record_columns(
+        self,
+        run_id: str,
+        columns: Sequence[str],
+        *,
+        target: str | None = None,
+        by_time: bool = False,
+        chunk: int = 2000,
+    ) -> Iterator[Row[Any]]:
+        """Hot columns of a run's records without parsing bodies (exports, drift).
+
+        Rows are ordered by (case_id, target, epoch), or by (created_at, case_id, target,
+        epoch) when ``by_time``; the key columns come first in each row, then ``columns``.
+        """
+        r = records.c
+        order = [r.case_id, r.target, r.epoch]
+        if by_time:
+            order = [r.created_at, *order]
+        cond = [r.run_id == run_id] + ([r.target == target] if target is not None else [])
+        stmt = select(*order, *(r[name] for name in columns)).where(*cond)
+        yield from self._pages(stmt, order, len(order), chunk, "read records")
+
+    def record_targets(self, run_id: str) -> list[str]:
+        """Target names that have records in a run, sorted."""
+        r = records.c
+        with self._tx("read targets", write=False, run_id=run_id) as conn:
+            rows = conn.execute(select(r.target).where(r.run_id == run_id).distinct())
+            return sorted(t for (t,) in rows)
+
+    def update_scores(
+        self,
+        run_id: str,
+        scores: Iterable[tuple[RecordKey, dict[str, float | None], dict[str, str]]],
+    ) -> None:
+        """Replace the scores and score reasons of existing records (one transaction)."""
+        r = records.c
+        params = [
+            {
+                "k_run": run_id,
+                "k_case": case_id,
+                "k_target": target,
+                "k_epoch": epoch,
+                "scores": _codec.dumps(s),
+                "score_reasons": _codec.dumps(reasons),
+            }
+            for (case_id, target, epoch), s, reasons in sorted(scores, key=lambda x: x[0])
+        ]
+        if not params:
+            return
+        stmt = (
+            update(records)
+            .where(
+                and_(
+                    r.run_id == bindparam("k_run"),
+                    r.case_id == bindparam("k_case"),
+                    r.target == bindparam("k_target"),
+                    r.epoch == bindparam("k_epoch"),
+                )
+            )
+            .values(scores=bindparam("scores"), score_reasons=bindparam("score_reasons"))
+        )
+        with self._tx("update scores", write=True, run_id=run_id) as conn:
+            conn.execute(stmt, params)
+
+    def spend(self, run_id: str) -> tuple[float, int]:
+        """(USD, input+output tokens) spent so far by a run's records."""
+        r = records.c
+        with self._tx("read spend", write=False, run_id=run_id) as conn:
+            usd, tokens = conn.execute(
+                select(
+                    func.coalesce(func.sum(r.cost_usd), 0.0),
+                    func.coalesce(func.sum(r.input_tokens + r.output_tokens), 0),
+                ).where(r.run_id == run_id)
+            ).one()
+        return float(usd), int(tokens)
+
+    def run_totals(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per run: records, ok records, USD, tokens and served models per target."""
+        r = records.c
+        out: dict[str, dict[str, Any]] = {
+            rid: {"records": 0, "ok": 0, "usd": 0.0, "tokens": 0, "served": {}} for rid in run_ids
+        }
+        if not run_ids:
+            return out
+        stmt = (
+            select(
+                r.run_id,
+                r.target,
+                r.served_model,
+                r.status,
+                func.count(),
+                func.coalesce(func.sum(r.cost_usd), 0.0),
+                func.coalesce(func.sum(r.input_tokens + r.output_tokens), 0),
+            )
+            .where(r.run_id.in_(list(run_ids)))
+            .group_by(r.run_id, r.target, r.served_model, r.status)
+        )
+        with self._tx("summarise runs", write=False) as conn:
+            for rid, target, served, status, n, usd, tokens in conn.execute(stmt):
+                t = out[rid]
+                t["records"] += int(n)
+                t["usd"] += float(usd)
+                t["tokens"] += int(tokens)
+                if status == "ok":
+                    t["ok"] += int(n)
+                if served is not None:
+                    per = t["served"].setdefault(target, {})
+                    per[served] = per.get(served, 0) + int(n)
+        return out
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r}, schema v{LATEST})"
