@@ -1,0 +1,68 @@
+"""Creating, joining and resuming a run in the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from nullband.errors import StoreError, UsageError
+from nullband.run.plan import Plan
+from nullband.store.base import RunInfo, Store
+
+
+def run_info(plan: Plan, run_id: str) -> RunInfo:
+    """A fresh RunInfo for ``plan`` (status running)."""
+    now = datetime.now(UTC)
+    cfg = plan.config
+    return RunInfo(
+        run_id=run_id,
+        created_at=now,
+        updated_at=now,
+        status="running",
+        config_path=str(plan.config_path),
+        config_hash=plan.identity_hash(),
+        config=plan.stored_config(),
+        targets={t.name: t.model for t in cfg.targets},
+        n_cases=len(plan.cases),
+        epochs=cfg.epochs,
+        cases=plan.case_table(),
+    )
+
+
+def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInfo, bool]:
+    """Create the run, or join/resume it when it exists; returns (run, resumed).
+
+    Several shard processes may call this at once: one creates, the others join.
+
+    Raises:
+        UsageError: the stored run was made from a config with other cases, models,
+            params, scorers or epochs.
+    """
+    info = run_info(plan, run_id)
+    existing = store.get_run(run_id) if given else None
+    created = False
+    if existing is None:
+        ensure = getattr(store, "ensure_run", None)
+        if ensure is not None:
+            existing, created = ensure(info)
+        else:
+            try:
+                store.create_run(info)
+                existing, created = info, True
+            except StoreError:
+                existing = store.get_run(run_id)
+                if existing is None:
+                    raise
+    if existing.config_hash != info.config_hash:
+        raise UsageError(
+            f"run {run_id} was made from a different config: its cases, models, params, "
+            "scorers or epochs differ from this one",
+            hint="resume it with the config it was started with, or leave --run-id out "
+            "to start a new run",
+        )
+    if created:
+        write_cases = getattr(store, "write_cases", None)
+        if write_cases is not None:
+            write_cases(run_id, plan.cases)
+    else:
+        store.set_status(run_id, "running", None)
+    return existing, not created
