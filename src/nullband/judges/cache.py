@@ -1,0 +1,144 @@
+"""A persistent cache of judge replies, keyed by content.
+
+The key is a hash of everything that determines a reply: the judge's endpoint and pinned
+model, the messages, the sampling parameters and the sample number (so that ``repeats``
+at a temperature stay distinct samples). A second eval that asks the same judge the same
+question is not paid twice. Audits of self-consistency bypass the cache on purpose:
+asking again is the measurement.
+
+Stored in one SQLite table in a file of its own (default ``.nullband/judge-cache.db``),
+so it works next to any store. Writes are committed before ``put`` returns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nullband._canonical import content_hash
+from nullband.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judge_cache (
+    key TEXT PRIMARY KEY,
+    judge TEXT NOT NULL,
+    model TEXT NOT NULL,
+    text TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    created_at TEXT NOT NULL
+)
+"""
+
+
+def cache_key(
+    *,
+    base_url: str,
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    sample: int,
+) -> str:
+    """The content key of one judge request (32 hex digits)."""
+    return content_hash(
+        {
+            "base_url": base_url.rstrip("/"),
+            "model": model,
+            "messages": messages,
+            "params": params,
+            "sample": sample,
+        },
+        length=32,
+    )
+
+
+class CachedReply:
+    """A reply read back from the cache."""
+
+    __slots__ = ("cost_usd", "input_tokens", "output_tokens", "text")
+
+    def __init__(self, text: str, input_tokens: int, output_tokens: int, cost_usd: float):
+        self.text = text
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cost_usd = cost_usd
+
+
+class JudgeCache:
+    """SQLite-backed judge reply cache (thread-safe; one connection under a lock).
+
+    Args:
+        path: the cache file; its folder is created. ``":memory:"`` for a throwaway one.
+
+    Raises:
+        StoreError: the file cannot be opened or is not a cache.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(_SCHEMA)
+            self._conn.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the judge cache {self.path}: {exc}",
+                hint="delete the file to start a fresh cache, or pass another cache path",
+            ) from None
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedReply | None:
+        """The cached reply for ``key``, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT text, input_tokens, output_tokens, cost_usd FROM judge_cache WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return CachedReply(str(row[0]), int(row[1]), int(row[2]), float(row[3]))
+
+    def put(
+        self,
+        key: str,
+        *,
+        judge: str,
+        model: str,
+        text: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float,
+    ) -> None:
+        """Store a reply (durable when this returns)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO judge_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    judge,
+                    model,
+                    text,
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+            self._conn.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*) FROM judge_cache").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
