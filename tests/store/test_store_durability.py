@@ -91,7 +91,7 @@ def _run_shards(url: str, n_cases: int) -> None:
     run = make_run()
     procs = [_spawn(url, run.run_id, s, 4, n_cases, 50) for s in range(4)]
     for p in procs:
-        out, err = p.communicate(timeout=240)
+        _out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
     with open_store(url) as store:
         recs = list(store.iter_records(run.run_id))
