@@ -1,0 +1,312 @@
+"""The trace audit: per-step rules, per-class timing medians, a verdict per trace.
+
+The audit is a per-step function (:func:`step_facts`) plus per-class medians plus a
+per-trace function (:func:`finalize`). Nothing else is shared between traces, so it maps
+onto a distributed engine (map the step function, reduce medians per class, join back).
+Both engines here (this in-process one and :mod:`nullband.traces.fastaudit`) call the
+same functions, so their verdicts are identical.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from nullband.traces.audit_models import (
+    AuditConfig,
+    AuditFlag,
+    AuditReport,
+    AuditSummary,
+    ClassTiming,
+    TraceAudit,
+    Verdict,
+)
+from nullband.traces.schema import Trace
+from nullband.traces.validate import SchemaCheck, parse_json_arg
+
+_RANK: dict[Verdict, int] = {"clean": 0, "noisy": 1, "corrupted": 2}
+
+
+@dataclass(slots=True)
+class StepFacts:
+    """What the audit keeps of one step: timing, order and the flags found on it."""
+
+    trace_id: str
+    step_id: str
+    ts: float
+    idx: int
+    task_class: str | None
+    kind: str
+    label: str
+    duration: float | None
+    eligible: bool
+    error: bool
+    flags: list[tuple[str, str]]
+
+
+class AuditContext:
+    """Compiled schemas and caches for one audit (one per process)."""
+
+    def __init__(self, config: AuditConfig) -> None:
+        self.config = config
+        self.ignore = set(config.ignore)
+        self.tool = {n: SchemaCheck(s) for n, s in config.tool_schemas.items()}
+        self.result = {n: SchemaCheck(s) for n, s in config.result_schemas.items()}
+        self.pinned = {_norm(k): _norm(v) for k, v in config.pinned.items()}
+        self._defs: dict[bytes, SchemaCheck] = {}
+
+    def schema_for_definition(self, params: Any) -> SchemaCheck:
+        """The check of a tool definition found in a trace (compiled once per schema)."""
+        key = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+        check = self._defs.get(key)
+        if check is None:
+            check = self._defs[key] = SchemaCheck(params)
+        return check
+
+
+def _norm(model: str) -> str:
+    """Model names compared without provider prefix and case; date snapshots still differ."""
+    return model.strip().lower().rsplit("/", 1)[-1]
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return float("inf")
+    return float("inf")
+
+
+def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]]) -> None:
+    msg = d.get("output_message")
+    calls = msg.get("tool_calls") if isinstance(msg, dict) else None
+    if not calls:
+        return
+    defs = {
+        (t.get("function") or {}).get("name"): (t.get("function") or {}).get("parameters")
+        for t in d.get("tool_definitions") or []
+        if isinstance(t, dict)
+    }
+    for call in calls:
+        fn = call.get("function") or {} if isinstance(call, dict) else {}
+        name = fn.get("name")
+        check = ctx.tool.get(name)
+        if check is None and name in defs and defs[name] is not None:
+            check = ctx.schema_for_definition(defs[name])
+        if check is None:
+            if defs and name not in defs:
+                out.append(("tool_args_invalid", f"call to {name!r}, a tool not offered"))
+            continue
+        value, perr = parse_json_arg(fn.get("arguments", "{}"))
+        err = perr or check.error(value)
+        if err:
+            out.append(("tool_args_invalid", f"{name}: {err}"))
+
+
+def _check_tool_step(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]]) -> None:
+    name = d.get("tool_name")
+    check = ctx.tool.get(name) if name else None
+    if check is not None and d.get("tool_arguments") is not None:
+        value, perr = parse_json_arg(d["tool_arguments"])
+        err = perr or check.error(value)
+        if err:
+            out.append(("tool_args_invalid", f"{name}: {err}"))
+    result = d.get("tool_result")
+    if isinstance(result, str):
+        result, _ = parse_json_arg(result) if result[:1] in "[{" else (result, None)
+    rcheck = ctx.result.get(name) if name else None
+    if rcheck is not None:
+        err = rcheck.error(result)
+        if err:
+            out.append(("tool_result_invalid", f"{name} result: {err}"))
+    gt = ctx.config.ground_truth
+    if gt:
+        key = d.get("step_id") if d.get("step_id") in gt else d.get("tool_call_id")
+        if key in gt and result != gt[key]:
+            want = orjson.dumps(gt[key]).decode()[:120]
+            got = orjson.dumps(result).decode()[:120]
+            out.append(("tool_result_mismatch", f"{name} returned {got}, recorded truth {want}"))
+
+
+def step_facts(d: dict[str, Any], idx: int, ctx: AuditContext) -> StepFacts:
+    """Audit one step given as a generic-JSONL dict (the per-step half of the audit)."""
+    flags: list[tuple[str, str]] = []
+    fi = d.get("fallback_index") or 0
+    preq, pserv = d.get("provider_requested"), d.get("provider_served")
+    if fi:
+        flags.append(("fallback", f"fallback #{fi} served ({pserv or '?'}/{d.get('model_served') or d.get('model_routed') or '?'})"))
+    elif preq and pserv and preq != pserv:
+        flags.append(("fallback", f"requested provider {preq}, served by {pserv}"))
+    if d.get("retry_count"):
+        flags.append(("retry", f"{d['retry_count']} retries before the answer"))
+    req = d.get("model_requested")
+    got = d.get("model_served") or d.get("model_routed")
+    if req and got:
+        want = ctx.pinned.get(_norm(req), _norm(req))
+        if _norm(got) != want:
+            flags.append(("model_mismatch", f"requested {req}, served {got}"))
+    cache_hit = bool(d.get("cache_hit"))
+    if cache_hit:
+        flags.append(("cache_hit", f"served from the {d.get('cache_kind') or 'gateway'} cache"))
+    error = d.get("status") == "error"
+    if error:
+        flags.append(("step_error", f"{d.get('error_type') or 'error'}: {d.get('error_message') or ''}".strip()))
+    kind = d.get("kind") or "llm"
+    if kind == "tool":
+        _check_tool_step(d, ctx, flags)
+        label = d.get("tool_name") or d.get("name") or "-"
+    else:
+        _check_calls(d, ctx, flags)
+        label = d.get("model_served") or d.get("model_requested") or d.get("name") or "-"
+    if ctx.ignore:
+        flags = [f for f in flags if f[0] not in ctx.ignore]
+    dur = d.get("duration_ms")
+    return StepFacts(
+        trace_id=str(d.get("trace_id")),
+        step_id=str(d.get("step_id")),
+        ts=_ts(d.get("started_at")),
+        idx=idx,
+        task_class=d.get("task_class"),
+        kind=kind,
+        label=str(label),
+        duration=float(dur) if dur is not None else None,
+        eligible=dur is not None and not cache_hit and not error and not fi,
+        error=error,
+        flags=flags,
+    )
+
+
+def class_key(facts: StepFacts, task_class: str | None) -> tuple[str, str, str]:
+    """The timing class of a step: (task class, kind, model or tool)."""
+    return (task_class or "-", facts.kind, facts.label)
+
+
+def trace_class(steps: list[StepFacts]) -> str | None:
+    """A trace's task class: the first one given, in input order."""
+    return next((s.task_class for s in sorted(steps, key=lambda s: s.idx) if s.task_class), None)
+
+
+def class_medians(
+    groups: Iterable[list[StepFacts]], config: AuditConfig
+) -> dict[tuple[str, str, str], ClassTiming]:
+    """Median duration per timing class over eligible steps (the reduce half of the audit)."""
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for steps in groups:
+        tc = trace_class(steps)
+        for s in steps:
+            key = class_key(s, tc)
+            bucket = samples.setdefault(key, [])
+            if s.eligible and s.duration is not None:
+                bucket.append(s.duration)
+    out = {}
+    for key, values in samples.items():
+        ok = len(values) >= config.min_class_size
+        out[key] = ClassTiming(
+            task_class=key[0],
+            kind=key[1],
+            label=key[2],
+            n=len(values),
+            median_ms=statistics.median(values) if ok else None,
+            state="ok" if ok else "not_enough_data",
+        )
+    return out
+
+
+def finalize(
+    steps: list[StepFacts],
+    medians: dict[tuple[str, str, str], ClassTiming],
+    config: AuditConfig,
+) -> TraceAudit:
+    """The per-trace half of the audit: timing flags, the failure check and the verdict."""
+    tc = trace_class(steps)
+    ordered = sorted(steps, key=lambda s: (s.ts, s.idx))
+    flags: list[AuditFlag] = []
+    ignore = set(config.ignore)
+    f = config.timing_factor
+    for s in ordered:
+        for code, reason in s.flags:
+            flags.append(AuditFlag(code=code, step_id=s.step_id, reason=reason, severity=config.verdict_of(code)))  # type: ignore[arg-type]
+        timing = medians.get(class_key(s, tc))
+        if s.duration is None or timing is None or timing.median_ms is None:
+            continue
+        med = timing.median_ms
+        if "slow_span" not in ignore and s.duration > f * med:
+            flags.append(AuditFlag(code="slow_span", step_id=s.step_id, severity=config.verdict_of("slow_span"),
+                                   reason=f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}"))
+        elif config.flag_fast and "fast_span" not in ignore and s.duration < med / f:
+            flags.append(AuditFlag(code="fast_span", step_id=s.step_id, severity=config.verdict_of("fast_span"),
+                                   reason=f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}"))
+    if ordered and ordered[-1].error and "trace_failed" not in ignore:
+        flags.append(AuditFlag(code="trace_failed", step_id=ordered[-1].step_id, severity=config.verdict_of("trace_failed"),
+                               reason="the trace's last step failed"))
+    verdict: Verdict = "clean"
+    for fl in flags:
+        if _RANK[fl.severity] > _RANK[verdict]:
+            verdict = fl.severity
+    return TraceAudit(
+        trace_id=ordered[0].trace_id if ordered else "",
+        task_class=tc,
+        verdict=verdict,
+        n_steps=len(steps),
+        flags=flags,
+    )
+
+
+def summarize(
+    audits: list[TraceAudit],
+    medians: dict[tuple[str, str, str], ClassTiming],
+    config: AuditConfig,
+    engine: str,
+) -> AuditSummary:
+    """Counts per verdict and per flag (a trace counts once per flag code)."""
+    verdicts: dict[Verdict, int] = {"clean": 0, "noisy": 0, "corrupted": 0}
+    flag_counts: dict[str, int] = {}
+    for a in audits:
+        verdicts[a.verdict] += 1
+        for code in {fl.code for fl in a.flags}:
+            flag_counts[code] = flag_counts.get(code, 0) + 1
+    return AuditSummary(
+        n_traces=len(audits),
+        n_steps=sum(a.n_steps for a in audits),
+        verdicts=verdicts,
+        flags=dict(sorted(flag_counts.items())),
+        classes=sorted(medians.values(), key=lambda c: (c.task_class, c.kind, c.label)),
+        config=config,
+        engine=engine,
+    )
+
+
+def audit_groups(groups: list[list[StepFacts]], config: AuditConfig, engine: str) -> AuditReport:
+    """Medians over all groups, then the per-trace verdicts and the summary."""
+    medians = class_medians(groups, config)
+    audits = [finalize(g, medians, config) for g in groups]
+    return AuditReport(traces=audits, summary=summarize(audits, medians, config, engine))
+
+
+def audit_traces(traces: Iterable[Trace], config: AuditConfig | None = None) -> AuditReport:
+    """Audit traces in this process.
+
+    Example:
+        >>> report = audit_traces(read_traces("spans.jsonl"))  # doctest: +SKIP
+        >>> report.summary.verdicts
+        {'clean': 52, 'noisy': 31, 'corrupted': 17}
+    """
+    cfg = config or AuditConfig()
+    ctx = AuditContext(cfg)
+    groups: list[list[StepFacts]] = []
+    idx = 0
+    for trace in traces:
+        facts = []
+        for step in trace.steps:
+            facts.append(step_facts(step.model_dump(), idx, ctx))
+            idx += 1
+        groups.append(facts)
+    return audit_groups(groups, cfg, "python")
