@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from nullband.records import Record
+from nullband.suite.case import Case
 
 RunStatus = Literal["running", "completed", "stopped_budget", "interrupted", "failed"]
 
@@ -53,12 +54,30 @@ class Store(Protocol):
         """Insert a new run. Raises StoreError if the id exists."""
         ...
 
-    def get_run(self, run_id: str) -> RunInfo | None:
-        """The run, or None."""
+    def ensure_run(self, run: RunInfo) -> tuple[RunInfo, bool]:
+        """Insert the run unless its id exists; returns (the stored run, created?).
+
+        For shards: several processes may call it at once; exactly one creates the run.
+        """
         ...
 
-    def list_runs(self, limit: int = 50) -> list[RunInfo]:
-        """Most recent runs first."""
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """The run with its case metadata, or None."""
+        ...
+
+    def list_runs(self, limit: int = 50, *, with_cases: bool = False) -> list[RunInfo]:
+        """Most recent runs first; ``cases`` is left empty unless ``with_cases``."""
+        ...
+
+    def write_cases(self, run_id: str, cases: Iterable[Case]) -> None:
+        """Store the run's case bodies (``nullband score`` re-scores from them).
+
+        Metadata already given in ``RunInfo.cases`` is kept; idempotent.
+        """
+        ...
+
+    def iter_cases(self, run_id: str) -> Iterator[Case]:
+        """The run's stored case bodies, by case id."""
         ...
 
     def set_status(self, run_id: str, status: RunStatus, note: str | None = None) -> None:

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from nullband.errors import StoreError
 from nullband.records import Record
 from nullband.store import _codec
-from nullband.store.base import RecordKey, RunInfo, RunStatus
+from nullband.store.base import RecordKey, RunInfo, RunStatus, Store
 from nullband.store.migrations import LATEST, applied_versions
 from nullband.store.schema import records, run_cases, runs
 from nullband.suite.case import Case
@@ -382,3 +382,8 @@ class SqlStore:
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r}, schema v{LATEST})"
+
+
+def _conforms(store: SqlStore) -> Store:
+    """Static check (mypy) that SqlStore implements the Store protocol."""
+    return store
