@@ -27,6 +27,8 @@ class JudgeReply:
         output_tokens: completion tokens billed (0 for a cache hit).
         cost_usd: cost of this call (0 for a cache hit).
         cached: True when the reply came from the cache.
+        served: the model the server said served the call, when known.
+        mismatch: True when the served (or routed) model differs from the pinned one.
     """
 
     text: str | None
@@ -35,6 +37,8 @@ class JudgeReply:
     output_tokens: int = 0
     cost_usd: float = 0.0
     cached: bool = False
+    served: str | None = None
+    mismatch: bool = False
 
 
 class ChatFn(Protocol):
@@ -59,6 +63,12 @@ class JudgeUsage(BaseModel):
     input_tokens: int = Field(default=0, description="Prompt tokens billed.")
     output_tokens: int = Field(default=0, description="Completion tokens billed.")
     cost_usd: float = Field(default=0.0, description="USD billed, from the target's prices.")
+    served_models: list[str] = Field(
+        default_factory=list, description="Models the server said served the calls."
+    )
+    model_mismatches: int = Field(
+        default=0, description="Calls served by another model than the pinned one."
+    )
 
 
 class Judge:
@@ -126,6 +136,9 @@ class Judge:
         self.usage.input_tokens += reply.input_tokens
         self.usage.output_tokens += reply.output_tokens
         self.usage.cost_usd += reply.cost_usd
+        if reply.served is not None and reply.served not in self.usage.served_models:
+            self.usage.served_models.append(reply.served)
+        self.usage.model_mismatches += int(reply.mismatch)
         if reply.text is None:
             self.usage.errors += 1
         elif use_cache and self.cache is not None:
