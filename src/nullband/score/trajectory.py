@@ -2,7 +2,7 @@
 
 The gold (``Case.expected``) is ``{"steps": [...], "final_answer": ..., "min_steps": n}``
 (or just the list of steps). A step is a ``{name, arguments}`` call, or a list of calls
-made in one turn; ``final_answer`` is a string (or list of strings) the last assistant
+made in one turn; ``final_answer`` is a string (or list of strings) an assistant
 message must contain; ``min_steps`` overrides the gold length for the length delta.
 
 The transcript is ``Record.messages`` (OpenAI chat messages; assistant ``tool_calls``,
@@ -18,7 +18,9 @@ Signals (values of the ``trajectory`` scorer):
   tool errored);
 - ``length_delta``: calls taken minus gold calls (or ``min_steps``);
 - ``loop``: 1 when one identical call failed ``loop_threshold`` (3) times or more;
-- ``final_answer``: 1/0 when the gold has one (case-folded containment), else null.
+- ``final_answer``: 1/0 when the gold has one, else null: every gold string must appear
+  (case folded; commas removed from the model's text) in some assistant message, as
+  tau-bench checks its ``outputs``.
 
 pass^k across epochs is :func:`pass_hat_k` (tau-bench's estimator).
 """
@@ -80,48 +82,54 @@ def call_key(name: str, args: dict[str, Any] | None, raw: str | None = None) -> 
 
 def transcript_calls(
     messages: Sequence[dict[str, Any]], error_re: re.Pattern[str]
-) -> tuple[list[TakenCall], str | None]:
-    """The tool calls of a transcript in order, with their results, and the final answer
-    (content of the last assistant message without tool calls)."""
+) -> tuple[list[TakenCall], list[str]]:
+    """The tool calls of a transcript in order, with their results, and the text of every
+    assistant message."""
     results: dict[str, str] = {}
     for m in messages:
         if m.get("role") == "tool" and m.get("tool_call_id") is not None:
             content = m.get("content")
             results[str(m["tool_call_id"])] = content if isinstance(content, str) else str(content)
     calls: list[TakenCall] = []
-    final: str | None = None
+    texts: list[str] = []
     for m in messages:
         if m.get("role") != "assistant":
             continue
+        content = m.get("content")
+        if isinstance(content, str) and content:
+            texts.append(content)
         tcs = m.get("tool_calls") or []
-        if not tcs:
-            content = m.get("content")
-            if isinstance(content, str):
-                final = content
-            continue
         for tc in tcs:
             result = results.get(str(tc.get("id")))
             err = result is not None and error_re.search(result) is not None
             calls.append(TakenCall(decode_call(tc), result, err))
-    return calls, final
+    return calls, texts
 
 
-def recovery(calls: Sequence[TakenCall]) -> tuple[int, int]:
-    """(recovered, errors): an error is recovered when the next call is not an identical
-    repeat and a later call of the same tool returns a non-error result."""
-    errors = recovered = 0
+def recovery_events(calls: Sequence[TakenCall]) -> list[tuple[str, bool]]:
+    """One (tool, recovered) per tool result that is an error: recovered when the next
+    call is not an identical repeat and a later call of the same tool returns a
+    non-error result."""
+    events: list[tuple[str, bool]] = []
     for i, c in enumerate(calls):
         if not c.error:
             continue
-        errors += 1
-        if i + 1 >= len(calls) or calls[i + 1].key == c.key:
-            continue
         name = c.call.name
-        if any(
-            x.call.name == name and x.result is not None and not x.error for x in calls[i + 1 :]
-        ):
-            recovered += 1
-    return recovered, errors
+        ok = (
+            i + 1 < len(calls)
+            and calls[i + 1].key != c.key
+            and any(
+                x.call.name == name and x.result is not None and not x.error for x in calls[i + 1 :]
+            )
+        )
+        events.append((name, ok))
+    return events
+
+
+def recovery(calls: Sequence[TakenCall]) -> tuple[int, int]:
+    """(recovered, errors) over a transcript's tool errors (see :func:`recovery_events`)."""
+    events = recovery_events(calls)
+    return sum(ok for _, ok in events), len(events)
 
 
 def has_loop(calls: Sequence[TakenCall], threshold: int = 3) -> bool:
@@ -154,7 +162,7 @@ def pass_hat_k(successes: Sequence[tuple[int, int]], k: int) -> float:
     return sum(math.comb(c, k) / math.comb(n, k) for c, n in successes) / len(successes)
 
 
-def _gold_parts(expected: Any) -> tuple[list[dict[str, Any]], Any, int | None]:
+def gold_parts(expected: Any) -> tuple[list[dict[str, Any]], Any, int | None]:
     if isinstance(expected, dict) and "steps" in expected:
         steps, final, min_steps = (
             expected["steps"],
@@ -208,12 +216,12 @@ def align(
     return out
 
 
-def answer_matches(gold: Any, answer: str | None) -> bool:
-    """Case-folded containment of every gold string (commas removed from the answer,
-    as tau-bench does)."""
+def answer_matches(gold: Any, texts: Sequence[str]) -> bool:
+    """Every gold string is contained (case folded) in some assistant text with its
+    commas removed, as tau-bench checks ``outputs``."""
     wanted = gold if isinstance(gold, list) else [gold]
-    text = norm_text((answer or "").replace(",", ""))
-    return all(norm_text(str(w)) in text for w in wanted)
+    folded = [norm_text(t.replace(",", "")) for t in texts]
+    return all(any(norm_text(str(w)) in t for t in folded) for w in wanted)
 
 
 class TrajectoryScorer:
@@ -238,17 +246,17 @@ class TrajectoryScorer:
         self.loop_threshold = loop_threshold
         self.options = NormalizeOptions(date_order=date_order, aliases=dict(aliases or {}))
 
-    def taken(self, record: Record) -> tuple[list[TakenCall], str | None]:
-        """The record's tool calls with results, and its final answer."""
+    def taken(self, record: Record) -> tuple[list[TakenCall], list[str]]:
+        """The record's tool calls with results, and its assistant texts."""
         if record.messages:
             return transcript_calls(record.messages, self.error_re)
         calls = [TakenCall(decode_call(tc), None, False) for tc in record.tool_calls]
-        return calls, record.output_text
+        return calls, [record.output_text] if record.output_text else []
 
     def score(self, case: Case, record: Record) -> ScoreResult:
         """Score one record's trajectory."""
         try:
-            gold_dicts, final_gold, min_steps = _gold_parts(case.expected)
+            gold_dicts, final_gold, min_steps = gold_parts(case.expected)
             gold = (
                 compile_gold(gold_dicts, tool_schemas(case.tools), self.options)
                 if gold_dicts
@@ -256,7 +264,7 @@ class TrajectoryScorer:
             )
         except GoldShapeError as exc:
             return ScoreResult(reason=f"case {case.id!r}: {exc}")
-        taken, answer = self.taken(record)
+        taken, texts = self.taken(record)
         aligned = align(gold, taken, self.options)
         rec, errs = recovery(taken)
         f1s = [t.f1 if t is not None else 0.0 for _, _, t in aligned]
@@ -268,7 +276,7 @@ class TrajectoryScorer:
             "loop": 1.0 if has_loop(taken, self.loop_threshold) else 0.0,
             "final_answer": None
             if final_gold is None
-            else float(answer_matches(final_gold, answer)),
+            else float(answer_matches(final_gold, texts)),
         }
         exact = len(aligned) == len(gold) and all(t is not None and t.exact for _, _, t in aligned)
         passed = exact and values["final_answer"] != 0.0
