@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.optimize import brentq
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
@@ -33,8 +34,12 @@ def test_mde_within_1e3_of_connor(n: int, psi: float) -> None:
     if r.value is None:
         assert r.reason is not None
         return
-    # Inverting Connor's N at the MDE gives n back; the MDE is within 1e-3 (issue tolerance).
-    assert connor_n(r.value, psi) == pytest.approx(n, rel=1e-6)
+    # The delta at which Connor's N equals n, solved on the hand-written formula. Our MDE solves
+    # the full two-tailed power = 0.8 instead; the far tail adds < 1e-6, far inside the issue's
+    # 1e-3 tolerance.
+    oracle = brentq(lambda d: connor_n(d, psi) - n, 1e-9, psi * (1 - 1e-12))
+    assert abs(r.value - oracle) < 1e-3
+    assert r.value == pytest.approx(oracle, rel=1e-4)
     assert connor_power(r.value, psi, n) == pytest.approx(0.8, abs=1e-9)
     approx = (Z + ZB) * math.sqrt(psi / n)
     assert abs(r.value - approx) < 1e-3 or n < 100
@@ -70,7 +75,8 @@ def test_miller_matches_statsmodels_normal_power() -> None:
     n = 400
     effect = NormalIndPower().solve_power(nobs1=n, alpha=0.05, power=0.8, ratio=0)
     r = miller_mde(sd**2, n)
-    assert r.value == pytest.approx(effect * sd, rel=1e-6)
+    # statsmodels counts the far tail's power too (adds ~6e-6 relative); we use the closed form.
+    assert r.value == pytest.approx(effect * sd, rel=1e-4)
     nn = miller_sample_size(r.value, sd**2)
     assert nn.value == pytest.approx(n, rel=1e-9)
 
