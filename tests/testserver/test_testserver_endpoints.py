@@ -160,12 +160,12 @@ def test_gateway_headers_bifrost_litellm_portkey() -> None:
 
 def test_models_and_health() -> None:
     async def main() -> None:
-        async with TestServer({"served_model": "acme-2026-05-01"}) as srv:
-            async with aiohttp.ClientSession() as s:
-                async with s.get(f"{srv.base_url}/models") as r:
-                    data = await r.json()
-                assert data["data"][0]["id"] == "acme-2026-05-01"
-                async with s.get(f"{srv.url}/health") as r:
-                    assert r.status == 200
+        cfg = {"served_model": "acme-2026-05-01"}
+        async with TestServer(cfg) as srv, aiohttp.ClientSession() as s:
+            async with s.get(f"{srv.base_url}/models") as r:
+                data = await r.json()
+            assert data["data"][0]["id"] == "acme-2026-05-01"
+            async with s.get(f"{srv.url}/health") as r:
+                assert r.status == 200
 
     asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 
@@ -41,7 +42,7 @@ def test_ttft_and_itl_match_configuration() -> None:
                 t0, st = await _stamps(s, srv.base_url)
                 assert len(st) == N_TOKENS
                 ttft_err.append(st[0] - t0 - TTFT)
-                itl_err += [b - a - PER_TOKEN for a, b in zip(st, st[1:], strict=False)]
+                itl_err += [b - a - PER_TOKEN for a, b in itertools.pairwise(st)]
                 span_err.append(st[-1] - st[0] - (N_TOKENS - 1) * PER_TOKEN)
         return ttft_err, itl_err, span_err
 
