@@ -289,6 +289,56 @@ class SqlStore:
             rows = conn.execute(select(r.target).where(r.run_id == run_id).distinct())
             return sorted(t for (t,) in rows)
 
+    def served_pairs(self, run_id: str, target: str) -> list[dict[str, Any]]:
+        """(served, fingerprint) pairs of a target's successful records, most records first,
+        each with ``n``, ``first_at`` and ``last_at``."""
+        r = records.c
+        stmt = (
+            select(
+                r.served_model,
+                r.fingerprint,
+                func.count(),
+                func.min(r.created_at),
+                func.max(r.created_at),
+            )
+            .where(r.run_id == run_id, r.target == target, r.status == "ok")
+            .group_by(r.served_model, r.fingerprint)
+        )
+        with self._tx("summarise served models", write=False, run_id=run_id) as conn:
+            rows = conn.execute(stmt).all()
+        out = [
+            {"served": s, "fingerprint": fp, "n": int(n), "first_at": lo, "last_at": hi}
+            for s, fp, n, lo, hi in rows
+        ]
+        out.sort(key=lambda p: (-p["n"], p["first_at"]))
+        return out
+
+    def first_served(
+        self, run_id: str, target: str, served: str | None, fingerprint: str | None
+    ) -> tuple[str, int, datetime]:
+        """(case_id, epoch, time) of the first successful record served by this pair."""
+        r = records.c
+        stmt = (
+            select(r.case_id, r.epoch, r.created_at)
+            .where(
+                r.run_id == run_id,
+                r.target == target,
+                r.status == "ok",
+                r.served_model.is_not_distinct_from(served),
+                r.fingerprint.is_not_distinct_from(fingerprint),
+            )
+            .order_by(r.created_at, r.case_id, r.epoch)
+            .limit(1)
+        )
+        with self._tx("find the first served record", write=False, run_id=run_id) as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise StoreError(
+                f"run {run_id} target {target}: no record served by {served!r} / {fingerprint!r}",
+                run_id=run_id,
+            )
+        return row.case_id, int(row.epoch), row.created_at
+
     def update_scores(
         self,
         run_id: str,
