@@ -8,6 +8,7 @@ import pytest
 from store_factories import T0, make_record, make_run
 
 from nullband.errors import StoreError
+from nullband.records import Provenance
 from nullband.store import SqlStore
 from nullband.store.drift import drift_report, target_drift, target_history
 
@@ -27,18 +28,10 @@ def test_alias_switch_within_a_run_is_found_at_the_first_new_record(store: SqlSt
         for i, s in enumerate(served)
     ]
     recs.append(make_record(run.run_id, "c100", status="error", served=None, at=_at(5)))
-    recs.append(
-        make_record(
-            run.run_id,
-            "c101",
-            served="m-b",
-            fingerprint="fp_m-b",
-            at=_at(20),
-            provenance_mismatch=True,
-        )
-        if False
-        else make_record(run.run_id, "c101", served="m-b", fingerprint="fp_m-b", at=_at(20))
+    flagged = Provenance(
+        requested="acme-2026-05-01", served="m-b", fingerprint="fp_m-b", mismatch=True
     )
+    recs.append(make_record(run.run_id, "c101", at=_at(20), provenance=flagged))
     store.write_records(recs)
     run = store.get_run(run.run_id) or run
     d = target_drift(store, run, "cand")
@@ -55,6 +48,7 @@ def test_alias_switch_within_a_run_is_found_at_the_first_new_record(store: SqlSt
     assert (change.from_fingerprint, change.to_fingerprint) == ("fp_m-a", "fp_m-b")
     assert d.switches == 3  # a->b, b->a (the straggler), a->b
     assert d.requested == "acme-2026-05-01"
+    assert d.mismatched == 1
 
 
 def test_a_fingerprint_change_alone_is_reported_as_such(sqlite_store: SqlStore) -> None:
