@@ -147,6 +147,8 @@ class TargetClient:
         """The request body as canonical JSON bytes (sorted keys, so its hash is stable)."""
         body: dict[str, Any] = {**self.target.params, **(params or {})}
         body["model"] = self.target.model
+        if self.target.system_prompt is not None:
+            messages = [{"role": "system", "content": self.target.system_prompt}, *messages]
         body["messages"] = messages
         if tools:
             body["tools"] = tools

@@ -57,6 +57,11 @@ class TargetConfig(BaseModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Sampling params merged into each request body."
     )
+    system_prompt: str | None = Field(
+        default=None,
+        description="A system message sent before each case's own messages (a prompt "
+        "variant under test); part of the request hash, not of the case hash.",
+    )
     stream: bool = Field(
         default=False, description="Stream responses (records time to first token)."
     )
