@@ -85,24 +85,29 @@ def transcript_calls(
 ) -> tuple[list[TakenCall], list[str]]:
     """The tool calls of a transcript in order, with their results, and the text of every
     assistant message."""
-    results: dict[str, str] = {}
-    for m in messages:
-        if m.get("role") == "tool" and m.get("tool_call_id") is not None:
-            content = m.get("content")
-            results[str(m["tool_call_id"])] = content if isinstance(content, str) else str(content)
-    calls: list[TakenCall] = []
+    # Ids are paired in order: some recorders reuse a call id within one transcript, so a
+    # result belongs to the earliest call with that id that has no result yet.
+    raw: list[tuple[dict[str, Any], list[str | None]]] = []
+    pending: dict[str, list[int]] = {}
     texts: list[str] = []
     for m in messages:
-        if m.get("role") != "assistant":
-            continue
-        content = m.get("content")
-        if isinstance(content, str) and content:
-            texts.append(content)
-        tcs = m.get("tool_calls") or []
-        for tc in tcs:
-            result = results.get(str(tc.get("id")))
-            err = result is not None and error_re.search(result) is not None
-            calls.append(TakenCall(decode_call(tc), result, err))
+        role = m.get("role")
+        if role == "assistant":
+            content = m.get("content")
+            if isinstance(content, str) and content:
+                texts.append(content)
+            for tc in m.get("tool_calls") or []:
+                pending.setdefault(str(tc.get("id")), []).append(len(raw))
+                raw.append((tc, [None]))
+        elif role == "tool":
+            queue = pending.get(str(m.get("tool_call_id")))
+            if queue:
+                content = m.get("content")
+                raw[queue.pop(0)][1][0] = content if isinstance(content, str) else str(content)
+    calls: list[TakenCall] = []
+    for tc, (result,) in raw:
+        err = result is not None and error_re.search(result) is not None
+        calls.append(TakenCall(decode_call(tc), result, err))
     return calls, texts
 
 

@@ -59,12 +59,19 @@ def _load(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _calls(traj: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str | None]]:
-    results = {m.get("tool_call_id"): m.get("content") for m in traj if m.get("role") == "tool"}
-    out = []
+    """Every tool call of a transcript with its result. Ids are paired in order: tau-bench
+    transcripts reuse call ids, so a result belongs to the earliest unanswered call."""
+    out: list[list[Any]] = []
+    pending: dict[Any, list[int]] = {}
     for m in traj:
         for tc in m.get("tool_calls") or []:
-            out.append((tc, results.get(tc.get("id"))))
-    return out
+            pending.setdefault(tc.get("id"), []).append(len(out))
+            out.append([tc, None])
+        if m.get("role") == "tool":
+            queue = pending.get(m.get("tool_call_id"))
+            if queue:
+                out[queue.pop(0)][1] = m.get("content")
+    return [(tc, result) for tc, result in out]
 
 
 def import_taubench(
