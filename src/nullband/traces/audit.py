@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -29,11 +28,11 @@ from nullband.traces.audit_models import (
 from nullband.traces.schema import Trace
 from nullband.traces.validate import SchemaCheck, parse_json_arg
 
+_MISS = object()
 _RANK: dict[Verdict, int] = {"clean": 0, "noisy": 1, "corrupted": 2}
 
 
-@dataclass(slots=True)
-class StepFacts:
+class StepFacts(NamedTuple):
     """What the audit keeps of one step: timing, order and the flags found on it."""
 
     trace_id: str
@@ -59,6 +58,7 @@ class AuditContext:
         self.result = {n: SchemaCheck(s) for n, s in config.result_schemas.items()}
         self.pinned = {_norm(k): _norm(v) for k, v in config.pinned.items()}
         self._defs: dict[bytes, SchemaCheck] = {}
+        self.memo: dict[tuple[int, str], str | None] = {}
 
     def schema_for_definition(self, params: Any) -> SchemaCheck:
         """The check of a tool definition found in a trace (compiled once per schema)."""
@@ -85,28 +85,50 @@ def _ts(value: Any) -> float:
     return float("inf")
 
 
+def _definitions(d: dict[str, Any]) -> dict[Any, Any]:
+    return {
+        (t.get("function") or {}).get("name"): (t.get("function") or {}).get("parameters")
+        for t in d.get("tool_definitions") or []
+        if isinstance(t, dict)
+    }
+
+
+def _args_error(check: SchemaCheck, raw: Any, ctx: AuditContext) -> str | None:
+    """Validation of raw arguments, memoised on the raw text (identical calls repeat)."""
+    if isinstance(raw, str):
+        key = (id(check), raw)
+        hit = ctx.memo.get(key, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+    value, perr = parse_json_arg(raw)
+    err = perr or check.error(value)
+    if isinstance(raw, str):
+        if len(ctx.memo) > 200_000:
+            ctx.memo.clear()
+        ctx.memo[key] = err
+    return err
+
+
 def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]]) -> None:
     msg = d.get("output_message")
     calls = msg.get("tool_calls") if isinstance(msg, dict) else None
     if not calls:
         return
-    defs = {
-        (t.get("function") or {}).get("name"): (t.get("function") or {}).get("parameters")
-        for t in d.get("tool_definitions") or []
-        if isinstance(t, dict)
-    }
+    defs: dict[Any, Any] | None = None
     for call in calls:
-        fn = call.get("function") or {} if isinstance(call, dict) else {}
+        fn = (call.get("function") or {}) if isinstance(call, dict) else {}
         name = fn.get("name")
         check = ctx.tool.get(name)
-        if check is None and name in defs and defs[name] is not None:
-            check = ctx.schema_for_definition(defs[name])
         if check is None:
-            if defs and name not in defs:
+            if defs is None:
+                defs = _definitions(d)
+            if defs.get(name) is not None:
+                check = ctx.schema_for_definition(defs[name])
+            elif defs and name not in defs:
                 out.append(("tool_args_invalid", f"call to {name!r}, a tool not offered"))
+        if check is None:
             continue
-        value, perr = parse_json_arg(fn.get("arguments", "{}"))
-        err = perr or check.error(value)
+        err = _args_error(check, fn.get("arguments", "{}"), ctx)
         if err:
             out.append(("tool_args_invalid", f"{name}: {err}"))
 
@@ -115,8 +137,7 @@ def _check_tool_step(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, 
     name = d.get("tool_name")
     check = ctx.tool.get(name) if name else None
     if check is not None and d.get("tool_arguments") is not None:
-        value, perr = parse_json_arg(d["tool_arguments"])
-        err = perr or check.error(value)
+        err = _args_error(check, d["tool_arguments"], ctx)
         if err:
             out.append(("tool_args_invalid", f"{name}: {err}"))
     result = d.get("tool_result")
@@ -184,14 +205,9 @@ def step_facts(d: dict[str, Any], idx: int, ctx: AuditContext) -> StepFacts:
     )
 
 
-def class_key(facts: StepFacts, task_class: str | None) -> tuple[str, str, str]:
-    """The timing class of a step: (task class, kind, model or tool)."""
-    return (task_class or "-", facts.kind, facts.label)
-
-
 def trace_class(steps: list[StepFacts]) -> str | None:
     """A trace's task class: the first one given, in input order."""
-    return next((s.task_class for s in sorted(steps, key=lambda s: s.idx) if s.task_class), None)
+    return next((s.task_class for s in steps if s.task_class), None)
 
 
 def class_medians(
@@ -202,7 +218,7 @@ def class_medians(
     for steps in groups:
         tc = trace_class(steps)
         for s in steps:
-            key = class_key(s, tc)
+            key = (tc or "-", s.kind, s.label)
             bucket = samples.setdefault(key, [])
             if s.eligible and s.duration is not None:
                 bucket.append(s.duration)
@@ -225,34 +241,41 @@ def finalize(
     medians: dict[tuple[str, str, str], ClassTiming],
     config: AuditConfig,
 ) -> TraceAudit:
-    """The per-trace half of the audit: timing flags, the failure check and the verdict."""
+    """The per-trace half of the audit: timing flags, the failure check and the verdict.
+
+    ``steps`` are in input order; flags come out in start order.
+    """
     tc = trace_class(steps)
-    ordered = sorted(steps, key=lambda s: (s.ts, s.idx))
-    flags: list[AuditFlag] = []
-    ignore = set(config.ignore)
+    found: list[tuple[float, int, str, str, str]] = []
+    ignore = config.ignore
     f = config.timing_factor
-    for s in ordered:
+    for s in steps:
         for code, reason in s.flags:
-            flags.append(AuditFlag(code=code, step_id=s.step_id, reason=reason, severity=config.verdict_of(code)))  # type: ignore[arg-type]
-        timing = medians.get(class_key(s, tc))
-        if s.duration is None or timing is None or timing.median_ms is None:
+            found.append((s.ts, s.idx, code, s.step_id, reason))
+        if s.duration is None:
+            continue
+        timing = medians.get((tc or "-", s.kind, s.label))
+        if timing is None or timing.median_ms is None:
             continue
         med = timing.median_ms
-        if "slow_span" not in ignore and s.duration > f * med:
-            flags.append(AuditFlag(code="slow_span", step_id=s.step_id, severity=config.verdict_of("slow_span"),
-                                   reason=f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}"))
-        elif config.flag_fast and "fast_span" not in ignore and s.duration < med / f:
-            flags.append(AuditFlag(code="fast_span", step_id=s.step_id, severity=config.verdict_of("fast_span"),
-                                   reason=f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}"))
-    if ordered and ordered[-1].error and "trace_failed" not in ignore:
-        flags.append(AuditFlag(code="trace_failed", step_id=ordered[-1].step_id, severity=config.verdict_of("trace_failed"),
-                               reason="the trace's last step failed"))
+        if s.duration > f * med:
+            if "slow_span" not in ignore:
+                found.append((s.ts, s.idx, "slow_span", s.step_id, f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}"))
+        elif config.flag_fast and s.duration < med / f and "fast_span" not in ignore:
+            found.append((s.ts, s.idx, "fast_span", s.step_id, f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}"))
+    last = max(steps, key=lambda s: (s.ts, s.idx)) if steps else None
+    if last is not None and last.error and "trace_failed" not in ignore:
+        found.append((last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed"))
     verdict: Verdict = "clean"
-    for fl in flags:
-        if _RANK[fl.severity] > _RANK[verdict]:
-            verdict = fl.severity
-    return TraceAudit(
-        trace_id=ordered[0].trace_id if ordered else "",
+    flags: list[AuditFlag] = []
+    for _, _, code, step_id, reason in sorted(found, key=lambda x: (x[0], x[1])):
+        sev = config.verdict_of(code)
+        if _RANK[sev] > _RANK[verdict]:
+            verdict = sev
+        flags.append(AuditFlag.model_construct(code=code, step_id=step_id, reason=reason, severity=sev))
+    return TraceAudit.model_construct(
+        schema_version=1,
+        trace_id=steps[0].trace_id if steps else "",
         task_class=tc,
         verdict=verdict,
         n_steps=len(steps),
