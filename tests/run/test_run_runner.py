@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from conftest import result_rows, write_eval
-from nullband.config.yamlfile import load_yaml_model
 from nullband.config.models import EvalConfig
+from nullband.config.yamlfile import load_yaml_model
 from nullband.errors import UsageError
 from nullband.run.runner import run_eval
 from nullband.store import open_store
@@ -45,7 +45,8 @@ async def test_fault_run_every_case_stored_once_with_the_served_model(
             rows = result_rows(store, summary.run_id)
         stats = srv.stats.snapshot()
     assert summary.status == "completed"
-    assert summary.ok == n and summary.errors == 0
+    assert summary.ok == n
+    assert summary.errors == 0
     assert len(rows) == n  # every case ended with a stored record
     # every fault kind really happened
     assert {"429", "500", "malformed", "reset", "timeout"} <= set(stats["faults"])
@@ -90,7 +91,8 @@ async def test_budget_stops_within_bound_and_resumes_with_higher_cap(
                 extra={"budget": {"usd": 1000.0}},
             )
             second = await _run(path2, store, run_id=first.run_id)
-            assert second.status == "completed" and second.resumed
+            assert second.status == "completed"
+            assert second.resumed
             assert second.skipped == first.ok
             assert len(result_rows(store, first.run_id)) == 200
             assert store.spend(first.run_id)[0] == pytest.approx(400.0)
@@ -148,7 +150,8 @@ async def test_failed_calls_are_stored_and_retried_on_resume(
         path = write_eval(tmp_path, srv.base_url, 10, store=store_url)
         with open_store(store_url) as store:
             first = await _run(path, store)
-            assert first.status == "completed" and first.errors == 2
+            assert first.status == "completed"
+            assert first.errors == 2
             rows = result_rows(store, first.run_id)
             assert rows[("c00003", "cand", 0)]["status"] == "error"
             assert rows[("c00003", "cand", 0)]["scores"] == {}  # error records get no scores

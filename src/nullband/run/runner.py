@@ -386,14 +386,13 @@ def _final_status(
         store.set_status(state.run_id, "completed", failed_note)
         return "completed", failed_note
     # A shard is done; the run is complete once every key of every shard is stored ok.
+    # The last shard to commit sees them all. Others leave the status alone: writing
+    # "running" here could overwrite the "completed" of a shard that finished meanwhile.
     cfg = state.plan.config
     all_keys = len(state.plan.cases) * len(cfg.targets) * cfg.epochs
-    current = store.get_run(state.run_id)
     if len(store.completed_keys(state.run_id)) >= all_keys:
         store.set_status(state.run_id, "completed", None)
         return "completed", None
+    current = store.get_run(state.run_id)
     note = f"shard {shard} finished" + (f"; {failed_note}" if failed_note else "")
-    if current is not None and current.status != "running":
-        return current.status, current.note
-    store.set_status(state.run_id, "running", note)
-    return "running", note
+    return (current.status if current is not None else "running"), note
