@@ -225,6 +225,8 @@ def mcnemar(b: int, c: int) -> McNemarResult:
     if m == 0:
         return McNemarResult(b=b, c=c, p_exact=1.0, p_mid=1.0)
     low = min(b, c)
-    p_exact = min(1.0, 2.0 * float(sps.binom.cdf(low, m, 0.5)))
-    p_mid = min(1.0, p_exact - float(sps.binom.pmf(low, m, 0.5)))
+    two_tail = 2.0 * float(sps.binom.cdf(low, m, 0.5))
+    p_exact = min(1.0, two_tail)
+    # subtract half of both tails' point mass from the uncapped sum, then cap
+    p_mid = min(1.0, two_tail - float(sps.binom.pmf(low, m, 0.5)))
     return McNemarResult(b=b, c=c, p_exact=p_exact, p_mid=p_mid)
