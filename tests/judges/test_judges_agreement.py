@@ -11,8 +11,8 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
 
 from nullband.judges.agreement import (
-    confusion_matrix,
     cohen_kappa,
+    confusion_matrix,
     krippendorff_alpha,
     mcnemar,
     raw_agreement,

@@ -152,9 +152,7 @@ def test_lower_bound_floors_are_stricter() -> None:
     n = 30
     human = ["candidate" if x else "reference" for x in rng.random(n) < 0.5]
     # the judge agrees on 80% of items
-    fwd = [
-        ["A"] if (h == "candidate") == (rng.random() < 0.8) else ["B"] for h in human
-    ]
+    fwd = [["A"] if (h == "candidate") == (rng.random() < 0.8) else ["B"] for h in human]
     swp = [["B"] if f == ["A"] else ["A"] for f in fwd]
     ans = JudgeAnswers("j", "m", forward=fwd, swapped=swp)
     ids = [f"i{k}" for k in range(n)]

@@ -9,9 +9,9 @@ from math import comb
 from pathlib import Path
 
 import pytest
+from judges_scripted import ScriptedJudge, write_pairwise_items
 from sklearn.metrics import cohen_kappa_score
 
-from conftest import ScriptedJudge, write_pairwise_items
 from nullband.judges.audit_run import AuditConfig, run_audit
 from nullband.judges.pairwise import combine
 from nullband.judges.parse import parse_verdict

@@ -144,17 +144,30 @@ async def judge_pair(
     """Judge a pair in both orders (concurrently) and combine the verdicts."""
     fk = f"{case_key}/fwd" if case_key else None
     sk = f"{case_key}/swp" if case_key else None
-    async with asyncio.TaskGroup() as tg:
-        fwd = tg.create_task(
-            verdict_once(
-                judge, task, candidate_first=True, sample=sample, use_cache=use_cache, case_key=fk
+    try:
+        async with asyncio.TaskGroup() as tg:
+            fwd = tg.create_task(
+                verdict_once(
+                    judge,
+                    task,
+                    candidate_first=True,
+                    sample=sample,
+                    use_cache=use_cache,
+                    case_key=fk,
+                )
             )
-        )
-        swp = tg.create_task(
-            verdict_once(
-                judge, task, candidate_first=False, sample=sample, use_cache=use_cache, case_key=sk
+            swp = tg.create_task(
+                verdict_once(
+                    judge,
+                    task,
+                    candidate_first=False,
+                    sample=sample,
+                    use_cache=use_cache,
+                    case_key=sk,
+                )
             )
-        )
+    except BaseExceptionGroup as group:
+        raise _first_error(group) from None
     (v1, r1), (v2, r2) = fwd.result(), swp.result()
     judgment = combine(v1, v2)
     reason = "; ".join(r for r in (r1, r2) if r) or None
@@ -169,6 +182,21 @@ async def run_bounded(factories: Sequence[Callable[[], Awaitable[T]]], limit: in
         async with sem:
             return await factory()
 
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(one(f)) for f in factories]
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(one(f)) for f in factories]
+    except BaseExceptionGroup as group:
+        raise _first_error(group) from None
     return [t.result() for t in tasks]
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error inside (possibly nested) task-group errors.
+
+    Callers catch plain exceptions (a budget cap, say); the siblings that were cancelled
+    with it carry no extra information.
+    """
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
