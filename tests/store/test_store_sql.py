@@ -229,3 +229,21 @@ def test_unreachable_postgres_is_a_clear_error_without_password() -> None:
         open_store("postgresql://nb:hunter2@127.0.0.1:1/nothing")
     assert "cannot open the store" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_paging_by_time_crosses_pages_correctly(store: SqlStore) -> None:
+    from datetime import timedelta
+
+    run = make_run()
+    store.create_run(run)
+    # Several records share a timestamp, so the key must break ties by case/target/epoch.
+    recs = [
+        make_record(run.run_id, f"c{i:03d}", t, at=T0 + timedelta(seconds=i // 3))
+        for i in range(40)
+        for t in ("a", "b")
+    ]
+    store.write_records(recs)
+    rows = list(store.iter_record_columns(run.run_id, ["status"], by_time=True, chunk=7))
+    got = [(r.created_at, r.case_id, r.target) for r in rows]
+    assert got == sorted((r.created_at, r.case_id, r.target) for r in recs)
+    assert all(r.created_at.tzinfo is not None for r in rows)
