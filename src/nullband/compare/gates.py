@@ -1,0 +1,496 @@
+"""Gate evaluation: validity checks (INVALID) first, then the rules (PASS/FAIL/INCONCLUSIVE)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scipy import stats as _st
+
+from nullband.compare.gate_config import (
+    FloorRule,
+    GateConfig,
+    NonInferiorityRule,
+    SuperiorityRule,
+    WorstSegmentRule,
+)
+from nullband.compare.model import (
+    EXIT_CODES,
+    Comparison,
+    Decision,
+    GateResult,
+    RuleResult,
+    SegmentCheck,
+    SegmentSummary,
+)
+from nullband.compare.pairing import served_matches
+from nullband.compare.wording import (
+    ci_text,
+    delta_phrase,
+    is_rate,
+    nice_effect,
+    power_phrase,
+    pts,
+    unit,
+)
+from nullband.stats.multiplicity import holm
+from nullband.stats.paired import PairedSummary
+from nullband.stats.tests import one_sided_t
+
+_SHOW = 20
+
+
+def _ids(cases: list[str]) -> str:
+    more = f" and {len(cases) - _SHOW} more" if len(cases) > _SHOW else ""
+    return ", ".join(cases[:_SHOW]) + more
+
+
+def _check(name: str, ok: bool, reason: str) -> RuleResult:
+    return RuleResult(name=name, kind="check", decision="PASS" if ok else "INVALID", reason=reason)
+
+
+def validity_checks(cmp: Comparison, gate: GateConfig, judge_audit: Any = None) -> list[RuleResult]:
+    """Alignment, repeat-run, provenance and judge-trust checks; each PASS or INVALID."""
+    out: list[RuleResult] = []
+    mism = cmp.pairing.hash_mismatches
+    if mism and not gate.allow_hash_mismatch:
+        out.append(
+            _check(
+                "alignment",
+                False,
+                f"{len(mism)} cases have different content on the two sides ({_ids(mism)}): the runs "
+                "did not use the same suite; rerun both on one suite or set allow_hash_mismatch",
+            )
+        )
+    else:
+        out.append(_check("alignment", True, f"{cmp.pairing.paired} cases paired by id and hash"))
+    if gate.max_epoch_spread is not None:
+        for ep in cmp.epochs:
+            if ep.spread is None:
+                continue
+            rates = ", ".join(f"{r * 100:.1f}%" for r in ep.rates)
+            if ep.spread > gate.max_epoch_spread + 1e-12:
+                out.append(
+                    _check(
+                        f"epochs:{ep.side}",
+                        False,
+                        f"{ep.side} epochs spread by {ep.spread * 100:.1f} points ({rates}), more than "
+                        f"the {gate.max_epoch_spread * 100:g} allowed: the harness is nondeterministic "
+                        f"and must be fixed before any comparison is trusted; "
+                        f"{len(ep.flipping)} cases flip between epochs: {_ids(ep.flipping)}",
+                    )
+                )
+            else:
+                out.append(
+                    _check(
+                        f"epochs:{ep.side}",
+                        True,
+                        f"{ep.side} epochs spread by {ep.spread * 100:.1f} points ({rates})",
+                    )
+                )
+    out.extend(_provenance_checks(cmp, gate))
+    metric = cmp.metric
+    if metric in gate.judge.metrics:
+        from nullband.judges.trust import check_judges_for_gate
+
+        jc = check_judges_for_gate(
+            judge_audit,
+            metric=metric,
+            judges=gate.judge.judges or None,
+            allow_untrusted=gate.judge.allow_untrusted_judge,
+        )
+        ok = jc.decision != "invalid"
+        text = (
+            "; ".join(r.strip() for r in jc.reasons) or f"the judges behind {metric!r} are trusted"
+        )
+        out.append(_check("judges", ok, text))
+    return out
+
+
+def _provenance_checks(cmp: Comparison, gate: GateConfig) -> list[RuleResult]:
+    pol = gate.provenance
+    out: list[RuleResult] = []
+    problems: list[str] = []
+    for side_name in ("baseline", "candidate"):
+        side = getattr(cmp.provenance, side_name)
+        pinned = getattr(pol.pinned, side_name) if pol.pinned else None
+        if pol.require_pinned and side.mismatched_rows:
+            problems.append(
+                f"{side_name}: {side.mismatched_rows} rows were served by a model other than the "
+                f"pinned one (requested {', '.join(side.requested) or '?'}; served "
+                f"{', '.join(side.served)}); cases {_ids(side.mismatched_cases)}"
+            )
+        if pinned is not None:
+            wrong = [
+                m for m in list(side.requested) + list(side.served) if not served_matches(pinned, m)
+            ]
+            if wrong:
+                problems.append(
+                    f"{side_name}: pinned to {pinned} but requested/served {', '.join(sorted(set(wrong)))}"
+                )
+        if pol.one_model_per_side and len(side.served) > 1:
+            counts = ", ".join(f"{m} ({c} rows)" for m, c in side.served.items())
+            problems.append(f"{side_name}: served by {len(side.served)} models: {counts}")
+        if pol.require_known and side.unknown_rows:
+            problems.append(f"{side_name}: {side.unknown_rows} rows do not say which model served")
+    cross = cmp.provenance.cross_mismatched_cases
+    if pol.same_on_both_sides and cross:
+        problems.append(
+            f"{len(cross)}+ cases were served by different models on the two sides: {_ids(cross)}"
+        )
+    if problems:
+        out.append(
+            _check(
+                "provenance",
+                False,
+                "provenance: "
+                + "; ".join(problems)
+                + ". A comparison against a model you did not pin is not meaningful; fix the "
+                "routing (or relax `provenance:` in the gate on purpose)",
+            )
+        )
+    else:
+        served = "; ".join(
+            f"{n}: {', '.join(getattr(cmp.provenance, n).served) or 'unknown'}"
+            for n in ("baseline", "candidate")
+        )
+        out.append(_check("provenance", True, f"served models as pinned ({served})"))
+    return out
+
+
+def _summary(cmp: Comparison, scope: str) -> PairedSummary:
+    if scope == "weighted":
+        if cmp.weighted is None:
+            from nullband.errors import ConfigError
+
+            raise ConfigError("a 'weighted' rule needs a comparison made with weights")
+        return cmp.weighted
+    return cmp.overall
+
+
+def _interval_rule(
+    s: PairedSummary, lo_bound: float, *, name: str, kind: str, plan_effect: float
+) -> RuleResult:
+    """Shared logic of superiority (bound = min_effect) and non-inferiority (bound = -margin)."""
+    rate = is_rate(s)
+    head = delta_phrase(s)
+    power = power_phrase(s, plan_effect)
+    tail = f"; {power}" if power else ""
+    if s.delta_ci is None:
+        why = s.unavailable.get("delta_ci", "no interval")
+        return RuleResult(
+            name=name, kind=kind, decision="INCONCLUSIVE", reason=f"{head}: {why}{tail}"
+        )
+    lo, hi = s.delta_ci
+    if kind == "superiority":
+        if lo > lo_bound:
+            what = (
+                "the improvement is real"
+                if lo_bound == 0
+                else (f"the improvement exceeds {pts(lo_bound, rate, signed=False)} {unit(rate)}")
+            )
+            return RuleResult(
+                name=name,
+                kind=kind,
+                decision="PASS",
+                reason=f"{head}: {what} at {s.confidence:.0%} confidence",
+            )
+        if hi <= lo_bound:
+            return RuleResult(
+                name=name,
+                kind=kind,
+                decision="FAIL",
+                reason=f"{head}: the candidate is not better{tail}",
+            )
+        why = (
+            "a regression is not ruled out"
+            if lo <= 0
+            else (
+                f"an improvement below {pts(lo_bound, rate, signed=False)} {unit(rate)} is not ruled out"
+            )
+        )
+        return RuleResult(
+            name=name, kind=kind, decision="INCONCLUSIVE", reason=f"{head}: {why}{tail}"
+        )
+    margin = -lo_bound
+    mtxt = f"{pts(margin, rate, signed=False)} {unit(rate)}"
+    if lo > lo_bound:
+        return RuleResult(
+            name=name,
+            kind=kind,
+            decision="PASS",
+            reason=f"{head}: no loss larger than {mtxt} at {s.confidence:.0%} confidence",
+        )
+    if hi < lo_bound:
+        return RuleResult(
+            name=name,
+            kind=kind,
+            decision="FAIL",
+            reason=f"{head}: the candidate is worse by more than the {mtxt} margin",
+        )
+    return RuleResult(
+        name=name,
+        kind=kind,
+        decision="INCONCLUSIVE",
+        reason=f"{head}: a loss larger than the {mtxt} margin is not ruled out{tail}",
+    )
+
+
+def _gated(
+    cmp: Comparison, dim: str, min_cases: int
+) -> tuple[list[SegmentSummary], list[SegmentSummary]]:
+    segs = [s for s in cmp.segments if s.dimension == dim]
+    if not segs:
+        from nullband.errors import ConfigError
+
+        raise ConfigError(
+            f"the gate needs segments of {dim!r} but the comparison has none",
+            hint=f"compare with --by {dim}",
+        )
+    return [s for s in segs if s.n >= min_cases], [s for s in segs if s.n < min_cases]
+
+
+def _p_regression(s: SegmentSummary, margin: float) -> float | None:
+    if s.delta is None:
+        return None
+    if s.kind == "binary" and margin == 0 and s.discordant is not None:
+        m = s.discordant.baseline_only + s.discordant.candidate_only
+        if m == 0:
+            return 1.0
+        return float(_st.binom.cdf(s.discordant.candidate_only, m, 0.5))
+    return one_sided_t(s.delta, s.se, s.df, margin)
+
+
+def _worst_segment(cmp: Comparison, rule: WorstSegmentRule, min_cases: int) -> RuleResult:
+    name = rule.name or f"worst_segment:{rule.by}"
+    gated, low = _gated(cmp, rule.by, min_cases)
+    alpha = 1 - cmp.confidence
+    ps = [_p_regression(s, rule.margin) for s in gated]
+    adj = holm(ps)
+    checks: list[SegmentCheck] = []
+    for s, p, pa in zip(gated, ps, adj, strict=True):
+        rate = is_rate(s)
+        desc = (
+            f"{s.dimension}={s.segment}: {pts(s.delta or 0.0, rate)} {unit(rate)}, "
+            f"{ci_text(s.delta_ci, s.confidence, rate)}, n={s.n}"
+        )
+        if pa is not None and pa < alpha:
+            dec: Decision = "FAIL"
+            why = f"{desc}: regressed beyond the margin (one-sided p={p:.3g}, Holm p={pa:.3g})"
+        elif rule.require_noninferiority and (s.delta_ci is None or s.delta_ci[0] <= -rule.margin):
+            dec = "INCONCLUSIVE"
+            why = f"{desc}: non-inferiority not shown (Holm p={pa:.3g})" if pa is not None else desc
+        else:
+            dec = "PASS"
+            why = f"{desc}: no regression shown (Holm p={pa:.3g})" if pa is not None else desc
+        checks.append(
+            SegmentCheck(
+                dimension=s.dimension,
+                segment=s.segment,
+                n=s.n,
+                decision=dec,
+                value=s.delta,
+                ci=s.delta_ci,
+                p_value=p,
+                p_adjusted=pa,
+                reason=why,
+            )
+        )
+    failed = [c for c in checks if c.decision == "FAIL"]
+    unsure = [c for c in checks if c.decision == "INCONCLUSIVE"]
+    low_txt = f"; {len(low)} segments under {min_cases} cases flagged, not gated" if low else ""
+    mtxt = f" by more than {rule.margin * 100:g} points" if rule.margin else ""
+    if not checks:
+        return RuleResult(
+            name=name,
+            kind=rule.kind,
+            decision="INCONCLUSIVE",
+            reason=f"no {rule.by} segment has {min_cases} cases{low_txt}",
+        )
+    if failed:
+        worst = "; ".join(c.reason for c in failed)
+        return RuleResult(
+            name=name,
+            kind=rule.kind,
+            decision="FAIL",
+            segments=checks,
+            reason=f"{len(failed)} of {len(checks)} {rule.by} segments regressed{mtxt} "
+            f"after Holm: {worst}{low_txt}",
+        )
+    if unsure:
+        return RuleResult(
+            name=name,
+            kind=rule.kind,
+            decision="INCONCLUSIVE",
+            segments=checks,
+            reason=f"{len(unsure)} of {len(checks)} {rule.by} segments cannot show "
+            f"non-inferiority{mtxt}{low_txt}",
+        )
+    worst_seg = min(gated, key=lambda s: s.delta if s.delta is not None else math.inf)
+    rate = is_rate(worst_seg)
+    return RuleResult(
+        name=name,
+        kind=rule.kind,
+        decision="PASS",
+        segments=checks,
+        reason=f"no {rule.by} segment regressed{mtxt} after Holm across "
+        f"{len(checks)} segments (worst: {worst_seg.segment}, "
+        f"{pts(worst_seg.delta or 0.0, rate)} {unit(rate)}){low_txt}",
+    )
+
+
+def _floor_one(
+    rate_v: float | None, ci: list[float] | None, n: int, s: PairedSummary, floor: float
+) -> float | None:
+    """One-sided p that the true rate is below the floor."""
+    if rate_v is None or n == 0:
+        return None
+    if s.kind == "binary":
+        return float(_st.binom.cdf(round(rate_v * n), n, floor))
+    se = math.sqrt(floor * (1 - floor) / n) if 0 < floor < 1 else 0.0
+    return one_sided_t(rate_v - floor, se, None, 0.0) if se > 0 else None
+
+
+def _floor(cmp: Comparison, rule: FloorRule, min_cases: int) -> RuleResult:
+    name = rule.name or (f"floor:{rule.by}" if rule.by else "floor")
+    alpha = 1 - cmp.confidence
+    units: list[tuple[str, str, PairedSummary]] = []
+    low: list[SegmentSummary] = []
+    if rule.by is None:
+        units = [("overall", "all", cmp.overall)]
+    else:
+        gated, low = _gated(cmp, rule.by, min_cases)
+        units = [(s.dimension, s.segment, s) for s in gated]
+    vals = []
+    for _, _, s in units:
+        v = s.candidate_mean if rule.side == "candidate" else s.baseline_mean
+        ci = s.candidate_ci if rule.side == "candidate" else s.baseline_ci
+        vals.append((v, ci, _floor_one(v, ci, s.n, s, rule.floor)))
+    adj = holm([p for _, _, p in vals]) if rule.basis == "confident" else [None] * len(vals)
+    checks: list[SegmentCheck] = []
+    for (dim, seg, s), (v, ci, p), pa in zip(units, vals, adj, strict=True):
+        vtxt = "n/a" if v is None else f"{v:.3f}"
+        desc = f"{dim}={seg}: {rule.side} rate {vtxt} (n={s.n}, {ci_text(ci, s.confidence, False)})"
+        if v is None:
+            dec: Decision = "INCONCLUSIVE"
+            why = f"{desc}: no rate"
+        elif v >= rule.floor:
+            dec, why = "PASS", f"{desc} >= floor {rule.floor:g}"
+        elif rule.basis == "point":
+            dec, why = "FAIL", f"{desc} is below the floor {rule.floor:g}"
+        elif pa is not None and pa < alpha:
+            dec, why = "FAIL", f"{desc} is below the floor {rule.floor:g} (Holm p={pa:.3g})"
+        else:
+            dec = "INCONCLUSIVE"
+            why = f"{desc} is below the floor {rule.floor:g}, but not with {cmp.confidence:.0%} confidence"
+        checks.append(
+            SegmentCheck(
+                dimension=dim,
+                segment=seg,
+                n=s.n,
+                decision=dec,
+                value=v,
+                ci=ci,
+                p_value=p,
+                p_adjusted=pa,
+                reason=why,
+            )
+        )
+    low_txt = f"; {len(low)} segments under {min_cases} cases flagged, not gated" if low else ""
+    failed = [c for c in checks if c.decision == "FAIL"]
+    unsure = [c for c in checks if c.decision == "INCONCLUSIVE"]
+    if failed:
+        return RuleResult(
+            name=name,
+            kind="floor",
+            decision="FAIL",
+            segments=checks,
+            reason=f"{len(failed)} below the floor {rule.floor:g}: "
+            + "; ".join(c.reason for c in failed)
+            + low_txt,
+        )
+    if unsure or not checks:
+        return RuleResult(
+            name=name,
+            kind="floor",
+            decision="INCONCLUSIVE",
+            segments=checks,
+            reason=("; ".join(c.reason for c in unsure) or "nothing to check") + low_txt,
+        )
+    return RuleResult(
+        name=name,
+        kind="floor",
+        decision="PASS",
+        segments=checks,
+        reason=f"all {len(checks)} at or above the floor {rule.floor:g}{low_txt}",
+    )
+
+
+def evaluate_rule(cmp: Comparison, rule: Any, gate: GateConfig) -> RuleResult:
+    """One rule's verdict on a comparison."""
+    min_cases = getattr(rule, "min_cases", None) or gate.min_cases
+    if isinstance(rule, SuperiorityRule):
+        s = _summary(cmp, rule.scope)
+        effect = rule.min_effect or nice_effect(abs(s.delta or 0.0))
+        return _interval_rule(
+            s,
+            rule.min_effect,
+            name=rule.name or f"superiority:{rule.scope}",
+            kind=rule.kind,
+            plan_effect=effect,
+        )
+    if isinstance(rule, NonInferiorityRule):
+        s = _summary(cmp, rule.scope)
+        return _interval_rule(
+            s,
+            -rule.margin,
+            name=rule.name or f"non_inferiority:{rule.scope}",
+            kind=rule.kind,
+            plan_effect=rule.margin,
+        )
+    if isinstance(rule, FloorRule):
+        return _floor(cmp, rule, min_cases)
+    if isinstance(rule, WorstSegmentRule):
+        return _worst_segment(cmp, rule, min_cases)
+    raise TypeError(f"unknown rule {rule!r}")
+
+
+_ORDER: dict[str, int] = {"INVALID": 3, "FAIL": 2, "INCONCLUSIVE": 1, "PASS": 0}
+
+
+def evaluate_gate(
+    cmp: Comparison,
+    gate: GateConfig,
+    *,
+    judge_audit: Any = None,
+    config_path: str | None = None,
+) -> GateResult:
+    """Decide PASS / FAIL / INCONCLUSIVE / INVALID for a comparison.
+
+    INVALID (any validity check failed) wins over FAIL, FAIL over INCONCLUSIVE, and
+    INCONCLUSIVE over PASS. Reasons list the deciding items first.
+
+    Args:
+        cmp: the comparison (made with the gate's dimensions and weights).
+        gate: the gate config.
+        judge_audit: the judge audit (model or dict) for judge-derived metrics.
+        config_path: the config file, for reports.
+    """
+    checks = validity_checks(cmp, gate, judge_audit)
+    rules = [evaluate_rule(cmp, r, gate) for r in gate.rules]
+    worst = max([*checks, *rules], key=lambda r: _ORDER[r.decision])
+    decision: Decision = worst.decision if _ORDER[worst.decision] > 0 else "PASS"
+    ranked = sorted([*checks, *rules], key=lambda r: -_ORDER[r.decision])
+    reasons = [
+        f"{r.decision} {r.name}: {r.reason}"
+        for r in ranked
+        if r.kind != "check" or r.decision != "PASS"
+    ]
+    return GateResult(
+        decision=decision,
+        exit_code=EXIT_CODES[decision],
+        reasons=reasons,
+        rules=rules,
+        checks=checks,
+        config=config_path,
+    )
