@@ -1,10 +1,255 @@
-"""CLI commands of the tools group (filled in by the tools work)."""
+"""CLI commands of the tools group: ``nullband import bfcl|taubench`` and
+``nullband tools breakdown|rows|passk``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
 import typer
+from pydantic import ValidationError
+
+from nullband.errors import InputError, UsageError
+from nullband.records import Record
+from nullband.suite.case import Case
+
+import_app = typer.Typer(
+    name="import",
+    help="Convert public benchmark files into nullband suites (and records).",
+    no_args_is_help=True,
+)
+tools_app = typer.Typer(
+    name="tools",
+    help="Tool-call signals per target and per tool: selection, argument F1, recovery, "
+    "trajectory length; paired per-tool deltas; pass^k.",
+    no_args_is_help=True,
+)
+
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="SQLite path or postgresql:// URL of the run store.")
+]
+
+
+@import_app.command("bfcl")
+def import_bfcl_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of BFCL *_questions.jsonl/*_possible_answers.jsonl.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suite JSONL to write.")],
+    category: Annotated[
+        list[str] | None, typer.Option("--category", "-c", help="Only this category (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="First N rows per category.")] = None,
+) -> None:
+    """Convert BFCL questions and possible answers into a suite (score with `bfcl` and `tool_calls`).
+
+    Example: nullband import bfcl ../shared/data/bfcl -o bfcl.jsonl --category simple --limit 50
+    """
+    from nullband.suite.importers import import_bfcl_dir, write_suite
+
+    cases = import_bfcl_dir(folder, categories=category, limit=limit)
+    n = write_suite(cases, out)
+    typer.echo(f"wrote {n} cases to {out}")
+
+
+@import_app.command("taubench")
+def import_taubench_cmd(
+    path: Annotated[Path, typer.Argument(help="A tau-bench results JSON file (list of trials).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suite JSONL to write.")],
+    records: Annotated[
+        Path | None, typer.Option("--records", help="Also write the trials as Record JSONL here.")
+    ] = None,
+    target: Annotated[
+        str, typer.Option("--target", help="Target name for the records.")
+    ] = "gpt-4o",
+    run_id: Annotated[str, typer.Option("--run-id", help="Run id for the records.")] = "taubench",
+) -> None:
+    """Convert tau-bench trajectories into a suite (one case per task) and records (one per trial).
+
+    Example: nullband import taubench gpt-4o-airline.json -o tau.jsonl --records tau-records.jsonl
+    """
+    from nullband.suite.importers import import_taubench, write_suite
+
+    cases, recs = import_taubench(path, run_id=run_id, target=target)
+    write_suite(cases, out)
+    msg = f"wrote {len(cases)} cases to {out}"
+    if records is not None:
+        write_suite(recs, records)
+        msg += f" and {len(recs)} records to {records}"
+    typer.echo(msg)
+
+
+def _iter_record_file(path: Path) -> Iterator[Record]:
+    if not path.is_file():
+        raise InputError("records file not found", path=path)
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield Record.model_validate_json(raw)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"]) or None
+                raise InputError(err["msg"], path=path, line=lineno, field=field) from None
+
+
+def _load(
+    suite: Path | None, records: Path | None, store: str | None, run: str | None
+) -> tuple[list[Case], list[Record]]:
+    from nullband.suite import load_cases
+
+    if records is not None:
+        if suite is None:
+            raise UsageError("--records needs --suite (the cases the records answer)")
+        return load_cases(suite), list(_iter_record_file(records))
+    if run is None:
+        raise UsageError(
+            "give --records FILE (with --suite), or --run RUN_ID (with --store)",
+            hint="Example: nullband tools breakdown --run 01J... --store .nullband/runs.db",
+        )
+    from nullband.store import default_store_url, open_store
+
+    with open_store(store or default_store_url()) as st:
+        cases = load_cases(suite) if suite is not None else list(st.iter_cases(run))
+        recs = list(st.iter_records(run))
+    if not recs:
+        raise UsageError(f"run {run!r} has no records in the store")
+    return cases, recs
+
+
+SuiteOpt = Annotated[Path | None, typer.Option("--suite", help="Suite JSONL of the cases.")]
+RecordsOpt = Annotated[Path | None, typer.Option("--records", help="Record JSONL file.")]
+RunOpt = Annotated[str | None, typer.Option("--run", help="Run id in the store.")]
+
+
+@tools_app.command("breakdown")
+def breakdown_cmd(
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline target.")] = None,
+    candidate: Annotated[str | None, typer.Option("--candidate", help="Candidate target.")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Signals to show (repeatable).")
+    ] = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Interval level.")] = 0.95,
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (stored).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each signal per target and per tool with intervals; with --baseline/--candidate, the
+    paired per-tool deltas.
+
+    Example: nullband tools breakdown --run 01J9... --baseline gpt-4o --candidate ft-8b
+    """
+    from rich.console import Console
+
+    from nullband.score.toolcalls.breakdown import SIGNALS, compare_tools, rows_for, summarize
+    from nullband.score.toolcalls.render import deltas_table, signals_table
+
+    metrics = metric or list(SIGNALS)
+    unknown = sorted(set(metrics) - set(SIGNALS))
+    if unknown:
+        raise UsageError(f"unknown signal(s) {unknown}; choose from {', '.join(SIGNALS)}")
+    cases, recs = _load(suite, records, store, run)
+    rows = rows_for(cases, recs)
+    if not rows:
+        raise UsageError("no record could be scored per tool (do the cases have tool-call gold?)")
+    console = Console()
+    if (baseline is None) != (candidate is None):
+        raise UsageError("give both --baseline and --candidate, or neither")
+    if baseline is not None and candidate is not None:
+        missing = [t for t in (baseline, candidate) if t not in rows]
+        if missing:
+            raise UsageError(f"no records for target(s) {missing}; targets: {sorted(rows)}")
+        deltas = compare_tools(
+            rows[baseline],
+            rows[candidate],
+            metrics=metrics,
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+        )
+        if as_json:
+            typer.echo(orjson.dumps([d.model_dump(mode="json") for d in deltas]).decode())
+        else:
+            console.print(deltas_table(deltas, baseline, candidate))
+        return
+    out: list[Any] = []
+    for target, target_rows in sorted(rows.items()):
+        out.extend(
+            summarize(
+                target,
+                target_rows,
+                metrics=metrics,
+                confidence=confidence,
+                resamples=resamples,
+                seed=seed,
+            )
+        )
+    if as_json:
+        typer.echo(orjson.dumps([s.model_dump(mode="json") for s in out]).decode())
+    else:
+        console.print(signals_table(out, metrics))
+
+
+@tools_app.command("rows")
+def rows_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="ResultRow JSONL to write.")],
+    target: Annotated[str, typer.Option("--target", help="Target whose rows to write.")],
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write per-tool result rows (segment `tool`) for `nullband compare --by tool`.
+
+    Example: nullband tools rows --run 01J9... --target ft-8b -o ft-tools.jsonl
+    """
+    from nullband.score.toolcalls.breakdown import rows_for
+    from nullband.suite.importers.common import write_jsonl
+
+    cases, recs = _load(suite, records, store, run)
+    rows = rows_for(cases, recs).get(target)
+    if not rows:
+        raise UsageError(f"no per-tool rows for target {target!r}")
+    typer.echo(f"wrote {write_jsonl(rows, out)} rows to {out}")
+
+
+@tools_app.command("passk")
+def passk_cmd(
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    metric: Annotated[str, typer.Option("--metric", help="0/1 score that means success.")] = "pass",
+) -> None:
+    """tau-bench's pass^k per target for k = 1..epochs: mean over cases of C(c,k)/C(n,k).
+
+    Example: nullband tools passk --suite tau.jsonl --records tau-records.jsonl
+    """
+    from nullband.score.trajectory import pass_hat_k
+
+    _, recs = _load(suite, records, store, run)
+    by: dict[str, dict[str, list[bool]]] = {}
+    for r in recs:
+        v = r.scores.get(metric)
+        if r.status == "ok" and v is not None:
+            by.setdefault(r.target, {}).setdefault(r.case_id, []).append(v >= 1.0 - 1e-6)
+    if not by:
+        raise UsageError(f"no record has the score {metric!r}")
+    for target, cases in sorted(by.items()):
+        counts = [(sum(v), len(v)) for v in cases.values()]
+        kmax = min(n for _, n in counts)
+        parts = [f"pass^{k}={pass_hat_k(counts, k):.4f}" for k in range(1, kmax + 1)]
+        typer.echo(f"{target}: {len(counts)} cases, {kmax}+ trials each: " + " ".join(parts))
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the top-level app."""
-    del app
+    app.add_typer(import_app, name="import")
+    app.add_typer(tools_app, name="tools")
