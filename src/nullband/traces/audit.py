@@ -117,7 +117,7 @@ def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]
     defs: dict[Any, Any] | None = None
     for call in calls:
         fn = (call.get("function") or {}) if isinstance(call, dict) else {}
-        name = fn.get("name")
+        name = str(fn.get("name"))
         check = ctx.tool.get(name)
         if check is None:
             if defs is None:
@@ -135,7 +135,7 @@ def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]
 
 def _check_tool_step(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]]) -> None:
     name = d.get("tool_name")
-    check = ctx.tool.get(name) if name else None
+    check = ctx.tool.get(str(name)) if name else None
     if check is not None and d.get("tool_arguments") is not None:
         err = _args_error(check, d["tool_arguments"], ctx)
         if err:
@@ -163,7 +163,12 @@ def step_facts(d: dict[str, Any], idx: int, ctx: AuditContext) -> StepFacts:
     fi = d.get("fallback_index") or 0
     preq, pserv = d.get("provider_requested"), d.get("provider_served")
     if fi:
-        flags.append(("fallback", f"fallback #{fi} served ({pserv or '?'}/{d.get('model_served') or d.get('model_routed') or '?'})"))
+        flags.append(
+            (
+                "fallback",
+                f"fallback #{fi} served ({pserv or '?'}/{d.get('model_served') or d.get('model_routed') or '?'})",
+            )
+        )
     elif preq and pserv and preq != pserv:
         flags.append(("fallback", f"requested provider {preq}, served by {pserv}"))
     if d.get("retry_count"):
@@ -179,7 +184,12 @@ def step_facts(d: dict[str, Any], idx: int, ctx: AuditContext) -> StepFacts:
         flags.append(("cache_hit", f"served from the {d.get('cache_kind') or 'gateway'} cache"))
     error = d.get("status") == "error"
     if error:
-        flags.append(("step_error", f"{d.get('error_type') or 'error'}: {d.get('error_message') or ''}".strip()))
+        flags.append(
+            (
+                "step_error",
+                f"{d.get('error_type') or 'error'}: {d.get('error_message') or ''}".strip(),
+            )
+        )
     kind = d.get("kind") or "llm"
     if kind == "tool":
         _check_tool_step(d, ctx, flags)
@@ -260,19 +270,39 @@ def finalize(
         med = timing.median_ms
         if s.duration > f * med:
             if "slow_span" not in ignore:
-                found.append((s.ts, s.idx, "slow_span", s.step_id, f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}"))
+                found.append(
+                    (
+                        s.ts,
+                        s.idx,
+                        "slow_span",
+                        s.step_id,
+                        f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}",
+                    )
+                )
         elif config.flag_fast and s.duration < med / f and "fast_span" not in ignore:
-            found.append((s.ts, s.idx, "fast_span", s.step_id, f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}"))
+            found.append(
+                (
+                    s.ts,
+                    s.idx,
+                    "fast_span",
+                    s.step_id,
+                    f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}",
+                )
+            )
     last = max(steps, key=lambda s: (s.ts, s.idx)) if steps else None
     if last is not None and last.error and "trace_failed" not in ignore:
-        found.append((last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed"))
+        found.append(
+            (last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed")
+        )
     verdict: Verdict = "clean"
     flags: list[AuditFlag] = []
     for _, _, code, step_id, reason in sorted(found, key=lambda x: (x[0], x[1])):
         sev = config.verdict_of(code)
         if _RANK[sev] > _RANK[verdict]:
             verdict = sev
-        flags.append(AuditFlag.model_construct(code=code, step_id=step_id, reason=reason, severity=sev))
+        flags.append(
+            AuditFlag.model_construct(code=code, step_id=step_id, reason=reason, severity=sev)  # type: ignore[arg-type]
+        )
     return TraceAudit.model_construct(
         schema_version=1,
         trace_id=steps[0].trace_id if steps else "",

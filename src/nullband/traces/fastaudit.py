@@ -10,11 +10,13 @@ holds the facts (about 200 bytes a step), never the messages.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing as mp
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
 import orjson
 
 from nullband.errors import InputError
@@ -80,7 +82,7 @@ def _cuts(path: Path, n_chunks: int) -> list[tuple[int, int, int]]:
                 bounds.append(pos)
     bounds.append(size)
     # chunk i's step indexes start at i * 2**40: input order without counting lines first
-    return [(a, b, i << 40) for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))]
+    return [(a, b, i << 40) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
 
 
 def audit_file_fast(
@@ -132,4 +134,3 @@ def _run(
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with mp.get_context(method).Pool(n_proc, initializer=_init, initargs=(path, cfg_json)) as pool:
         yield from pool.imap(_chunk, jobs)
-

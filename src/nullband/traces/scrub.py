@@ -29,12 +29,39 @@ Finder = Callable[[str], list[tuple[int, int, str]]]
 
 _KEEP_KEYS = frozenset(
     {
-        "schema_version", "trace_id", "step_id", "parent_id", "kind", "name", "task_class",
-        "started_at", "duration_ms", "ttft_ms", "status", "error_type", "provider_requested",
-        "provider_served", "model_requested", "model_routed", "model_served",
-        "system_fingerprint", "fallback_index", "retry_count", "cache_hit", "cache_kind",
-        "usage", "cost_usd", "tool_definitions", "tool_name", "tool_call_id", "source",
-        "source_ref", "role", "type", "id", "tool_calls_id",
+        "schema_version",
+        "trace_id",
+        "step_id",
+        "parent_id",
+        "kind",
+        "name",
+        "task_class",
+        "started_at",
+        "duration_ms",
+        "ttft_ms",
+        "status",
+        "error_type",
+        "provider_requested",
+        "provider_served",
+        "model_requested",
+        "model_routed",
+        "model_served",
+        "system_fingerprint",
+        "fallback_index",
+        "retry_count",
+        "cache_hit",
+        "cache_kind",
+        "usage",
+        "cost_usd",
+        "tool_definitions",
+        "tool_name",
+        "tool_call_id",
+        "source",
+        "source_ref",
+        "role",
+        "type",
+        "id",
+        "tool_calls_id",
     }
 )  # structural fields: ids, names and numbers the replay needs verbatim
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*)_(\d+)>")
@@ -204,8 +231,8 @@ def presidio_finder(entities: list[str] | None = None) -> Finder:
     try:
         import tempfile
 
-        import spacy
-        import tldextract.tldextract as tld
+        import spacy  # type: ignore[import-not-found,unused-ignore]
+        import tldextract.tldextract as tld  # type: ignore[import-not-found,unused-ignore]
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import SlimSpacyNlpEngine
     except ImportError as exc:
@@ -216,7 +243,9 @@ def presidio_finder(entities: list[str] | None = None) -> Finder:
     tld.TLD_EXTRACTOR.suffix_list_urls = ()  # never fetch the public-suffix list
     model_dir = tempfile.mkdtemp(prefix="nullband-spacy-")
     spacy.blank("en").to_disk(model_dir)
-    nlp = SlimSpacyNlpEngine(models=[{"lang_code": "en", "model_name": model_dir}], auto_download=False)
+    nlp = SlimSpacyNlpEngine(
+        models=[{"lang_code": "en", "model_name": model_dir}], auto_download=False
+    )
     nlp.load()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp)

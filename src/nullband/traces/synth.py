@@ -127,7 +127,10 @@ class SynthCorpus:
 
 def _tool_defs() -> list[dict[str, Any]]:
     return [
-        {"type": "function", "function": {"name": n, "description": f"The {n} tool.", "parameters": s}}
+        {
+            "type": "function",
+            "function": {"name": n, "description": f"The {n} tool.", "parameters": s},
+        }
         for n, s in TOOLS.items()
     ]
 

@@ -48,8 +48,10 @@ def _is_number(v: Any) -> bool:
 _TYPES: dict[str, Check] = {
     "string": lambda v: isinstance(v, str),
     "number": _is_number,
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-    or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
     "boolean": lambda v: isinstance(v, bool),
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -61,10 +63,71 @@ def _scalar_enum(values: list[Any]) -> bool:
     return all(isinstance(v, str) or v is None for v in values)
 
 
+def _any_type(fns: list[Check]) -> Check:
+    return lambda v: any(f(v) for f in fns)
+
+
+def _in_enum(strs: frozenset[str], none_ok: bool) -> Check:
+    return lambda v: (isinstance(v, str) and v in strs) or (v is None and none_ok)
+
+
+def _bound(key: str, b: float) -> Check:
+    if key == "minimum":
+        return lambda v: not _is_number(v) or v >= b
+    if key == "maximum":
+        return lambda v: not _is_number(v) or v <= b
+    if key == "exclusiveMinimum":
+        return lambda v: not _is_number(v) or v > b
+    return lambda v: not _is_number(v) or v < b
+
+
+def _length(kind: type[str] | type[list[Any]], lo: int, hi: int | None) -> Check:
+    return lambda v: not isinstance(v, kind) or (len(v) >= lo and (hi is None or len(v) <= hi))
+
+
+def _pattern(rx: re.Pattern[str]) -> Check:
+    return lambda v: not isinstance(v, str) or rx.search(v) is not None
+
+
+def _items(f: Check) -> Check:
+    return lambda v: not isinstance(v, list) or all(f(x) for x in v)
+
+
+def _always(v: Any) -> bool:
+    return True
+
+
+def _never(v: Any) -> bool:
+    return False
+
+
+def _object(compiled: dict[str, Check], required: list[str], extra: Check | None) -> Check:
+    def check(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return True
+        for r in required:
+            if r not in v:
+                return False
+        for k, x in v.items():
+            c = compiled.get(k)
+            if c is not None:
+                if not c(x):
+                    return False
+            elif extra is not None and not extra(x):
+                return False
+        return True
+
+    return check
+
+
+def _all(checks: list[Check]) -> Check:
+    return lambda v: all(c(v) for c in checks)
+
+
 def compile_schema(schema: Any) -> Check | None:
     """A closure accepting values valid under ``schema``, or None if the subset can't say."""
     if schema is True or schema == {}:
-        return lambda v: True
+        return _always
     if not isinstance(schema, dict) or set(schema) - _SUPPORTED:
         return None
     checks: list[Check] = []
@@ -73,52 +136,34 @@ def compile_schema(schema: Any) -> Check | None:
         names = [t] if isinstance(t, str) else t
         if not isinstance(names, list) or any(n not in _TYPES for n in names):
             return None
-        fns = [_TYPES[n] for n in names]
-        checks.append(lambda v, fns=fns: any(f(v) for f in fns))
+        checks.append(_any_type([_TYPES[n] for n in names]))
     for key in ("enum", "const"):
         if key in schema:
             allowed = schema["enum"] if key == "enum" else [schema["const"]]
             if not isinstance(allowed, list) or not _scalar_enum(allowed):
                 return None
-            strs = frozenset(a for a in allowed if isinstance(a, str))
-            none_ok = None in allowed
             checks.append(
-                lambda v, s=strs, n=none_ok: (isinstance(v, str) and v in s) or (v is None and n)
+                _in_enum(frozenset(a for a in allowed if isinstance(a, str)), None in allowed)
             )
-    for key, op in (
-        ("minimum", lambda v, b: v >= b),
-        ("maximum", lambda v, b: v <= b),
-        ("exclusiveMinimum", lambda v, b: v > b),
-        ("exclusiveMaximum", lambda v, b: v < b),
-    ):
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         if key in schema:
-            bound = schema[key]
-            if not _is_number(bound):
+            if not _is_number(schema[key]):
                 return None
-            checks.append(lambda v, b=bound, op=op: not _is_number(v) or op(v, b))
+            checks.append(_bound(key, schema[key]))
     if "minLength" in schema or "maxLength" in schema:
-        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
-        checks.append(
-            lambda v, lo=lo, hi=hi: not isinstance(v, str)
-            or (len(v) >= lo and (hi is None or len(v) <= hi))
-        )
+        checks.append(_length(str, schema.get("minLength", 0), schema.get("maxLength")))
     if "pattern" in schema:
         try:
-            rx = re.compile(schema["pattern"])
+            checks.append(_pattern(re.compile(schema["pattern"])))
         except (re.error, TypeError):
             return None
-        checks.append(lambda v, rx=rx: not isinstance(v, str) or rx.search(v) is not None)
     if "items" in schema:
         item = compile_schema(schema["items"])
         if item is None:
             return None
-        checks.append(lambda v, f=item: not isinstance(v, list) or all(f(x) for x in v))
+        checks.append(_items(item))
     if "minItems" in schema or "maxItems" in schema:
-        lo, hi = schema.get("minItems", 0), schema.get("maxItems")
-        checks.append(
-            lambda v, lo=lo, hi=hi: not isinstance(v, list)
-            or (len(v) >= lo and (hi is None or len(v) <= hi))
-        )
+        checks.append(_length(list, schema.get("minItems", 0), schema.get("maxItems")))
     props = schema.get("properties", {})
     if not isinstance(props, dict):
         return None
@@ -134,34 +179,16 @@ def compile_schema(schema: Any) -> Check | None:
     if extra is True:
         extra_check = None
     elif extra is False:
-        extra_check = lambda v: False  # noqa: E731
+        extra_check = _never
     else:
         extra_check = compile_schema(extra)
         if extra_check is None:
             return None
     if compiled or required or extra_check is not None:
-
-        def obj_check(v: Any) -> bool:
-            if not isinstance(v, dict):
-                return True
-            for r in required:
-                if r not in v:
-                    return False
-            for k, x in v.items():
-                c = compiled.get(k)
-                if c is not None:
-                    if not c(x):
-                        return False
-                elif extra_check is not None and not extra_check(x):
-                    return False
-            return True
-
-        checks.append(obj_check)
+        checks.append(_object(compiled, list(required), extra_check))
     if not checks:
-        return lambda v: True
-    if len(checks) == 1:
-        return checks[0]
-    return lambda v: all(c(v) for c in checks)
+        return _always
+    return checks[0] if len(checks) == 1 else _all(checks)
 
 
 class SchemaCheck:

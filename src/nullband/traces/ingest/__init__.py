@@ -133,11 +133,9 @@ def iter_traces(
     first-seen order when nothing spilled, else partition by partition.
     """
     pending: dict[str, list[Step]] = {}
-    count = 0
     it = iter(steps)
-    for step in it:
+    for count, step in enumerate(it, start=1):
         pending.setdefault(step.trace_id, []).append(step)
-        count += 1
         if count > max_in_memory:
             yield from _spill(pending, it, partitions, spill_dir)
             return
@@ -152,7 +150,7 @@ def _spill(
     spill_dir: str | Path | None,
 ) -> Iterator[Trace]:
     with tempfile.TemporaryDirectory(prefix="nullband-traces-", dir=spill_dir) as tmp:
-        files = [Path(tmp, f"part-{i:03d}.jsonl").open("wb") for i in range(partitions)]
+        files = [Path(tmp, f"part-{i:03d}.jsonl").open("wb") for i in range(partitions)]  # noqa: SIM115
         try:
             for group in pending.values():
                 for s in group:
@@ -177,9 +175,11 @@ def _spill(
                 yield Trace.from_steps(group)
 
 
-def read_traces(path: str | Path, fmt: TraceFormat | str = "auto", **kw: int) -> Iterator[Trace]:
-    """:func:`iter_steps` then :func:`iter_traces` (keyword arguments go to the latter)."""
-    return iter_traces(iter_steps(path, fmt), **kw)
+def read_traces(
+    path: str | Path, fmt: TraceFormat | str = "auto", *, max_in_memory: int = 200_000
+) -> Iterator[Trace]:
+    """:func:`iter_steps` then :func:`iter_traces`."""
+    return iter_traces(iter_steps(path, fmt), max_in_memory=max_in_memory)
 
 
 def write_steps(steps: Iterable[Step], out: str | Path) -> int:

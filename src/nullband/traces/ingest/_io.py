@@ -19,7 +19,7 @@ def open_binary(path: Path) -> IO[bytes]:
     if not path.is_file():
         raise InputError("trace file not found", path=path, hint="check the path")
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 

@@ -99,7 +99,9 @@ def system_instructions(value: Any) -> list[dict[str, Any]]:
         return [{"role": "system", "content": value}]
     if isinstance(value, list):
         text = "".join(
-            str(p.get("content", "")) for p in value if isinstance(p, dict) and p.get("type") == "text"
+            str(p.get("content", ""))
+            for p in value
+            if isinstance(p, dict) and p.get("type") == "text"
         )
         return [{"role": "system", "content": text}]
     return []

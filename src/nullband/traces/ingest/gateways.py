@@ -80,7 +80,8 @@ def litellm_row_to_step(row: dict[str, Any], ref: str) -> Step:
     psr = maybe_json(row.get("proxy_server_request")) or {}
     tools = psr.get("tools") if isinstance(psr, dict) else None
     status = str(row.get("status") or meta.get("status") or "success").lower()
-    err = meta.get("error_information") if isinstance(meta.get("error_information"), dict) else {}
+    err_info = meta.get("error_information")
+    err: dict[str, Any] = err_info if isinstance(err_info, dict) else {}
     served = response.get("model") if isinstance(response, dict) else None
     tags = maybe_json(row.get("request_tags")) or []
     segments = {
@@ -100,15 +101,21 @@ def litellm_row_to_step(row: dict[str, Any], ref: str) -> Step:
         segments=segments,
         started_at=start,
         duration_ms=duration if duration is None or duration >= 0 else None,
-        ttft_ms=(first - start).total_seconds() * 1000 if first and start and first >= start else None,
+        ttft_ms=(first - start).total_seconds() * 1000
+        if first and start and first >= start
+        else None,
         status="error" if status in ("failure", "error") else "ok",
         error_type=str(err.get("error_class")) if err.get("error_class") else None,
         error_message=err.get("error_message"),
         provider_served=row.get("custom_llm_provider"),
-        model_requested=row.get("model_group") or hdr.get("x-litellm-model-group") or row.get("model"),
+        model_requested=row.get("model_group")
+        or hdr.get("x-litellm-model-group")
+        or row.get("model"),
         model_routed=row.get("model"),
         model_served=served,
-        system_fingerprint=response.get("system_fingerprint") if isinstance(response, dict) else None,
+        system_fingerprint=response.get("system_fingerprint")
+        if isinstance(response, dict)
+        else None,
         fallback_index=_int(hdr.get("x-litellm-attempted-fallbacks")),
         retry_count=_int(hdr.get("x-litellm-attempted-retries")),
         cache_hit=_truthy(row.get("cache_hit")),
@@ -139,12 +146,15 @@ def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
     hdr = _headers(row)
     error = maybe_json(row.get("error_details"))
     error = error if isinstance(error, dict) else {}
-    err_obj = error.get("error") if isinstance(error.get("error"), dict) else {}
+    err_raw = error.get("error")
+    err_obj: dict[str, Any] = err_raw if isinstance(err_raw, dict) else {}
     history = maybe_json(row.get("input_history"))
     tools = maybe_json(row.get("tools"))
     routed = row.get("model")
     provider = row.get("provider")
-    requested = meta.get("requested_model") or row.get("alias") or hdr.get("x-bifrost-original-model")
+    requested = (
+        meta.get("requested_model") or row.get("alias") or hdr.get("x-bifrost-original-model")
+    )
     if requested is None and routed:
         requested = f"{provider}/{routed}" if provider and "/" not in str(routed) else routed
     fallback = _int(row.get("fallback_index")) or _int(hdr.get("x-bifrost-fallback-index"))
@@ -158,9 +168,7 @@ def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
     }
     status = str(row.get("status") or "success").lower()
     return Step(
-        trace_id=str(
-            meta.get("trace_id") or row.get("parent_request_id") or row.get("id") or ref
-        ),
+        trace_id=str(meta.get("trace_id") or row.get("parent_request_id") or row.get("id") or ref),
         step_id=str(row.get("id") or ref),
         parent_id=row.get("parent_request_id") or None,
         kind="llm",

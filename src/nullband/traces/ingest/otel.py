@@ -227,11 +227,18 @@ def span_to_step(span: dict[str, Any], resource: dict[str, Any], ref: str) -> St
     failed = code in (2, "2", "STATUS_CODE_ERROR") or error_type is not None
     ttft = _pick(a, "ttft_s")
     cache = _pick(a, "cache_hit")
-    segments = {k.removeprefix("nullband.segment."): str(v) for k, v in a.items()
-                if k.startswith("nullband.segment.")}
-    alias = "new" if any(k in a for k in _NEW_KEYS) else "old" if any(
-        k in a for k in _OLD_KEYS
-    ) else "other"
+    segments = {
+        k.removeprefix("nullband.segment."): str(v)
+        for k, v in a.items()
+        if k.startswith("nullband.segment.")
+    }
+    alias = (
+        "new"
+        if any(k in a for k in _NEW_KEYS)
+        else "old"
+        if any(k in a for k in _OLD_KEYS)
+        else "other"
+    )
     defs = maybe_json(a.get("gen_ai.tool.definitions"))
     return Step(
         trace_id=str(span.get("traceId") or ""),
@@ -270,8 +277,10 @@ def span_to_step(span: dict[str, Any], resource: dict[str, Any], ref: str) -> St
         tool_result=maybe_json(_pick(a, "tool_result")),
         source="otel",
         source_ref=ref,
-        attributes={"nullband.alias": alias, **{k: v for k, v in resource.items()
-                                                 if k == "service.name"}},
+        attributes={
+            "nullband.alias": alias,
+            **{k: v for k, v in resource.items() if k == "service.name"},
+        },
     )
 
 
@@ -312,5 +321,7 @@ def iter_otel(path: Path) -> Iterator[Step]:
             try:
                 req = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                raise InputError(f"line is not valid JSON ({exc})", path=path, line=lineno) from None
+                raise InputError(
+                    f"line is not valid JSON ({exc})", path=path, line=lineno
+                ) from None
             yield from _request_steps(req, f"{path}:{lineno}")
