@@ -15,6 +15,12 @@ def paired_cells(n11: int, n10: int, n01: int, n00: int, seed: int = 0) -> tuple
 
 
 @pytest.fixture
+def cells() -> object:
+    """The paired_cells helper, as a fixture (test modules must not import conftest)."""
+    return paired_cells
+
+
+@pytest.fixture
 def field_notes_pair() -> tuple[np.ndarray, ...]:
     """The field notes' 840 prompts: 599 vs 617 passes, 49 vs 67 discordant."""
     return paired_cells(550, 49, 67, 174, seed=11)

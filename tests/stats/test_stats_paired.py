@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import paired_cells  # type: ignore[import-not-found]
 from nullband.stats import paired_binary_bootstrap, paired_summary
 
 
@@ -40,7 +40,8 @@ def test_field_notes_summary(field_notes_pair: tuple[np.ndarray, np.ndarray]) ->
     _no_nan(s.model_dump())
 
 
-def test_tiny_and_degenerate_cases_are_explicit() -> None:
+def test_tiny_and_degenerate_cases_are_explicit(cells: Any) -> None:
+    paired_cells = cells
     a, b = paired_cells(5, 2, 3, 2)  # n = 12
     s = paired_summary(a, b, seed=1)
     assert s.n == 12
@@ -56,7 +57,8 @@ def test_tiny_and_degenerate_cases_are_explicit() -> None:
     assert none.unavailable["delta"] == "no paired cases"
 
 
-def test_one_empty_discordant_cell_uses_newcombe() -> None:
+def test_one_empty_discordant_cell_uses_newcombe(cells: Any) -> None:
+    paired_cells = cells
     # 4 vs 0 discordant: McNemar exact p = 0.125, yet the bootstrap's lower limit is 1/56 > 0.
     a, b = paired_cells(42, 0, 4, 10)
     boot = paired_binary_bootstrap(0, 4, 56, seed=0).interval
@@ -101,7 +103,8 @@ def test_clustered_with_five_epochs_uses_cluster_methods() -> None:
     assert s.se > naive.se
 
 
-def test_weighted_summary_applies_weights() -> None:
+def test_weighted_summary_applies_weights(cells: Any) -> None:
+    paired_cells = cells
     a, b = paired_cells(80, 5, 5, 10, seed=2)
     w = np.ones(100)
     w[:10] = 3.0
