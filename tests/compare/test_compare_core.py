@@ -221,7 +221,7 @@ def test_pairing_rules(make_row: Callable[..., ResultRow]) -> None:
     gate = _gate({"kind": "non_inferiority", "margin": 0.05})
     assert evaluate_gate(cmp, gate).decision == "INVALID"
     with pytest.raises(CompareError, match="twice"):
-        compare_rows(base + [base[0]], cand)
+        compare_rows([*base, base[0]], cand)
     with pytest.raises(CompareError, match="metric 'f1'"):
         compare_rows(base, cand, metric="f1")
 
