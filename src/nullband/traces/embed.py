@@ -68,7 +68,7 @@ class TfidfEmbedder:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self._vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        self._vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
         tf = self._vec.fit_transform(texts)
         k = max(1, min(self.n_components, tf.shape[1] - 1, len(texts) - 1))
         self._svd = TruncatedSVD(n_components=k, random_state=self.seed)
