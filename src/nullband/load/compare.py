@@ -10,6 +10,7 @@ repeats every run contributes its own requests of those windows (stratified by r
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
-from nullband.load.metrics import measured, metric_samples, request_metrics
+from nullband.load.metrics import RequestMetrics, measured, metric_samples, request_metrics
 from nullband.load.quantiles import quantile_label
 from nullband.load.records import RequestRecord
 from nullband.load.summary import LoadSummary
@@ -110,12 +111,11 @@ def parse_rule(text: str) -> GateRule:
         ValueError: the text is not a rule.
     """
     t = text.replace(" ", "")
-    if "<=" not in t or "." not in t.split("<=")[0]:
+    left, sep, right = t.partition("<=")
+    m = re.fullmatch(r"([A-Za-z_]+)\.p(\d+(?:\.\d+)?)", left)
+    if not sep or m is None:
         raise ValueError(f"not a rule: {text!r}; write e.g. ttft.p99<=2s or ttft.p99<=+10%")
-    left, right = t.split("<=", 1)
-    metric, qs = left.rsplit(".", 1)
-    if not qs.startswith("p"):
-        raise ValueError(f"quantile must look like p99 or p99.9, got {qs!r}")
+    metric, qs = m.group(1), "p" + m.group(2)
     q = float(qs[1:]) / 100
     if right.startswith("+") and right.endswith("%"):
         return GateRule(metric=metric, q=q, kind="max_ratio", limit=1 + float(right[1:-1]) / 100)
@@ -132,13 +132,39 @@ DEFAULT_RULES = ("ttft.p99<=2s", "ttft.p99<=+10%")
 
 
 def _blocks(
-    records: Sequence[RequestRecord], metric: str, block_ns: int, k: int
+    ok: Sequence[tuple[RequestRecord, RequestMetrics]], metric: str, block_ns: int, k: int
 ) -> list[NDArray[np.float64]]:
-    ok = measured(records)
-    by_block: list[list[RequestRecord]] = [[] for _ in range(k)]
-    for r in ok:
-        by_block[min(k - 1, r.planned_ns // block_ns)].append(r)
-    return [metric_samples(b, metric, [request_metrics(r) for r in b]) for b in by_block]
+    by_block: list[list[tuple[RequestRecord, RequestMetrics]]] = [[] for _ in range(k)]
+    for r, d in ok:
+        by_block[min(k - 1, r.planned_ns // block_ns)].append((r, d))
+    return [metric_samples([r for r, _ in b], metric, [d for _, d in b]) for b in by_block]
+
+
+def _boot_quantiles(
+    runs: _Blocks, counts: NDArray[np.int32], q: float, chunk: int = 64
+) -> NDArray[np.float64]:
+    """The q-quantile of each resample, where resample i takes block j counts[i, j] times
+    from every run. Computed as a weighted quantile over the sorted pooled sample (the
+    lower order statistic at rank ceil(q * total)), without materialising resamples."""
+    vals = [x for run in runs for x in run]
+    bids = [np.full(x.size, j % counts.shape[1]) for run in runs for j, x in enumerate(run)]
+    out = np.full(counts.shape[0], np.nan)
+    if not vals or sum(x.size for x in vals) == 0:
+        return out
+    v = np.concatenate(vals)
+    bid = np.concatenate(bids)
+    order = np.argsort(v, kind="stable")
+    v, bid = v[order], bid[order]
+    for s in range(0, counts.shape[0], chunk):
+        w = counts[s : s + chunk][:, bid]
+        cum = np.cumsum(w, axis=1, dtype=np.int64)
+        total = cum[:, -1]
+        target = np.ceil(q * total)
+        idx = np.minimum((cum < target[:, None]).sum(axis=1), v.size - 1)
+        res = v[idx]
+        res[total == 0] = np.nan
+        out[s : s + chunk] = res
+    return out
 
 
 def _q(x: NDArray[np.float64], q: float) -> float | None:
@@ -201,28 +227,26 @@ def compare_arms(
     block_ns = max(1, int(block_s * 1e9))
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, k, size=(resamples, k))
+    counts = np.zeros((resamples, k), dtype=np.int32)
+    np.add.at(counts, (np.repeat(np.arange(resamples), k), picks.ravel()), 1)
     deltas: list[MetricDelta] = []
     draws_by: dict[tuple[str, float], dict[str, NDArray[np.float64]]] = {}
     points: dict[tuple[str, float], dict[str, float | None]] = {}
+    derived = {
+        arm: [[(r, request_metrics(r)) for r in measured(rs)] for _, rs in runs_]
+        for arm, runs_ in (("a", baseline), ("b", candidate))
+    }
     for metric, qq in sorted(all_rules):
         arm_blocks: dict[str, _Blocks] = {
-            "a": [_blocks(rs, metric, block_ns, k) for _, rs in baseline],
-            "b": [_blocks(rs, metric, block_ns, k) for _, rs in candidate],
+            arm: [_blocks(ok, metric, block_ns, k) for ok in derived[arm]] for arm in ("a", "b")
         }
         pooled = {
             a: np.concatenate([x for run in bl for x in run]) if bl else np.empty(0)
             for a, bl in arm_blocks.items()
         }
         pa, pb = _q(pooled["a"], qq), _q(pooled["b"], qq)
-        da = np.full(resamples, np.nan)
-        db = np.full(resamples, np.nan)
-        for i in range(resamples):
-            idx = picks[i]
-            for arm, out in (("a", da), ("b", db)):
-                parts = [run[j] for run in arm_blocks[arm] for j in idx]
-                x = np.concatenate(parts) if parts else np.empty(0)
-                if x.size:
-                    out[i] = np.quantile(x, qq)
+        da = _boot_quantiles(arm_blocks["a"], counts, qq)
+        db = _boot_quantiles(arm_blocks["b"], counts, qq)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio_draws = db / da
         draws_by[(metric, qq)] = {"a": da, "b": db, "d": db - da, "r": ratio_draws}

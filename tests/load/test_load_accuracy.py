@@ -1,0 +1,131 @@
+"""Against a server with known latencies, the client measures them to within 2 ms; a rate
+it cannot hold is INVALID; bursts are replayed on time.
+
+The machine these tests run on is shared. While each attempt runs, a separate process
+measures how late 1 ms sleeps wake up (:class:`NoiseProbe`): that tells whether the
+machine itself, independently of the code under test, could support a 2 ms claim. An
+attempt on a quiet machine must pass (VALID under tightened thresholds and within 2 ms);
+an attempt on a noisy machine is retried, up to four times, and when every attempt was
+noisy the test is skipped with the figures. A sloppy client (late sends, a blocked loop,
+timestamps taken in the wrong place) fails on a quiet machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PER_TOKEN_MS, QUIET_P99_MS, TTFT_MS, NoiseProbe, make_config
+from nullband.load.config import SyntheticTraffic, ValidityThresholds
+from nullband.load.runner import LoadResult, run_load
+from nullband.load.trace import TraceRow, schedule_from_trace, synthetic_schedule, write_trace
+from nullband.testserver import SubprocessServer
+
+STRICT = ValidityThresholds(dispatch_lag_p99_ms=1.0, loop_lag_p99_ms=2.0)
+"""Client health needed before a 2 ms accuracy claim can be checked."""
+ATTEMPTS = 4
+
+
+def _figures(res: LoadResult) -> dict[str, float]:
+    out = {}
+    for m in ("ttft", "tpot", "itl_event"):
+        for q in ("p50", "p90", "p99"):
+            v = res.summary.latency_ms[m].value(q)
+            assert v is not None
+            out[f"{m}.{q}"] = v
+    return out
+
+
+def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) -> None:
+    out_tokens = 16
+    cfg = make_config(
+        paced_server.base_url,
+        synthetic=SyntheticTraffic(rate=50, duration_s=4, output_tokens=out_tokens,
+                                   prompt_tokens=64),
+        validity=STRICT,
+    )  # fmt: skip
+    truth = {"ttft": TTFT_MS, "tpot": PER_TOKEN_MS, "itl_event": PER_TOKEN_MS}
+    seen = []
+    for attempt in range(ATTEMPTS):
+        probe = NoiseProbe()
+        res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=attempt))  # type: ignore[arg-type]
+        noise = probe.stop()
+        s = res.summary
+        assert s.counts["ok"] == s.counts["planned"] >= 150
+        assert s.counts["length_mismatch"] == 0  # pinned lengths were honoured
+        errs = {k: v - truth[k.split(".")[0]] for k, v in _figures(res).items()}
+        ok = s.validity.verdict == "VALID" and all(abs(e) <= 2.0 for e in errs.values())
+        seen.append(
+            f"attempt {attempt}: machine noise p99 {noise:.2f} ms; {s.validity.verdict} "
+            f"{s.validity.reasons}; errors { ({k: round(v, 2) for k, v in errs.items()}) }"
+        )
+        if ok:
+            # one token per event here, so ITL per token equals ITL per event
+            assert s.latency_ms["itl_token"].value("p50") == pytest.approx(
+                s.latency_ms["itl_event"].value("p50"), abs=0.01
+            )
+            return
+        if noise <= QUIET_P99_MS:
+            pytest.fail("on a quiet machine the client was unhealthy or off by > 2 ms: " + seen[-1])
+    pytest.skip("the machine was too loaded in every attempt to check 2 ms: " + "; ".join(seen))
+
+
+def test_rate_the_client_cannot_hold_is_invalid(fast_server: SubprocessServer) -> None:
+    # 4000 streams/s of 32 tokens is far beyond one Python process (about 100-300/s on
+    # this kind of machine, see bench/load.md); the run must say so rather than report it.
+    cfg = make_config(
+        fast_server.base_url,
+        synthetic=SyntheticTraffic(arrival="constant", rate=4000, requests=3000,
+                                   output_tokens=32, prompt_tokens=16),
+    )  # fmt: skip
+    res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=0))  # type: ignore[arg-type]
+    v = res.summary.validity
+    assert v.verdict == "INVALID"
+    failed = {c.name for c in v.checks if not c.passed}
+    assert "dispatch_lag_p99" in failed
+    assert "late_fraction" in failed
+    assert v.suggestion is not None
+    assert "--procs 2" in v.suggestion
+    # the late sends show up as a gap between TTFT from the planned and the actual send
+    co = res.summary.latency_ms["ttft_planned"].value("p99")
+    raw = res.summary.latency_ms["ttft"].value("p99")
+    assert co is not None
+    assert raw is not None
+    assert co > raw
+
+
+def _burst_trace(path: Path) -> None:
+    rng = np.random.default_rng(3)
+    t = list(np.cumsum(rng.exponential(1 / 8, size=40)))  # background, 8/s for ~5 s
+    for start in (0.5, 1.5, 2.5, 3.5):  # four bursts: 25 requests 4 ms apart (250/s)
+        t.extend(start + 0.004 * i for i in range(25))
+    rows = [TraceRow(t=float(x), tenant="bursty", prompt_tokens=32, output_tokens=4) for x in t]
+    write_trace(path, rows, source="bursts")
+
+
+def test_bursty_trace_is_replayed_within_1ms_at_p99(
+    fast_server: SubprocessServer, tmp_path: Path
+) -> None:
+    trace = tmp_path / "bursts.jsonl"
+    _burst_trace(trace)
+    sch = schedule_from_trace(trace, seed=0)
+    cfg = make_config(fast_server.base_url, trace=str(trace))
+    seen = []
+    for _ in range(ATTEMPTS):
+        probe = NoiseProbe()
+        res = run_load(cfg, sch)
+        noise = probe.stop()
+        offs = np.array([(r.send_ns - r.planned_ns) / 1e6 for r in res.records if r.send_ns])
+        assert offs.size == len(sch.requests)
+        assert offs.min() >= 0  # never early
+        p99 = float(np.quantile(offs, 0.99))
+        # the summary reports the same figure it is judged on
+        assert res.summary.client.dispatch_lag_ms.value("p99") == pytest.approx(p99)
+        seen.append(f"offsets p99 {p99:.3f} ms with machine noise p99 {noise:.2f} ms")
+        if p99 <= 1.0:
+            return
+        if noise <= QUIET_P99_MS:
+            pytest.fail("on a quiet machine the arrival offsets p99 exceeded 1 ms: " + seen[-1])
+    pytest.skip("the machine was too loaded in every attempt to check 1 ms: " + "; ".join(seen))
