@@ -48,7 +48,6 @@ _ISO = re.compile(r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + _TIME_
 _NUMERIC = re.compile(r"(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4})" + _TIME_RE + r"$")
 _MON_FIRST = re.compile(_MONTH_RE + r"\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s*(?P<y>\d{4})$")
 _DAY_FIRST = re.compile(r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s*(?P<y>\d{4})$")
-_WS = re.compile(r"\s+")
 _NUM_STR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
 
 
@@ -103,8 +102,8 @@ def parse_date(text: str, date_order: DateOrder = "MDY") -> tuple[str, str | Non
 def norm_text(value: str) -> str:
     """NFKC, case fold, collapse runs of whitespace, strip."""
     if value.isascii():
-        return _WS.sub(" ", value.lower()).strip()
-    return _WS.sub(" ", unicodedata.normalize("NFKC", value).casefold()).strip()
+        return " ".join(value.lower().split())
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nullband.score.normalize import NormalizeOptions, match_leaf
-from nullband.score.toolcalls.gold import Alt, Leaf, Node, Obj
+from nullband.score.toolcalls.gold import Alt, Arr, Leaf, Node, Obj
 
 REQUIRED_WEIGHT = 2.0
 OPTIONAL_WEIGHT = 1.0
@@ -98,10 +98,10 @@ def _w(req: bool) -> float:
 
 
 def _node(node: Node, pred: Any, req: bool, opts: NormalizeOptions, t: Tally) -> None:
-    if isinstance(node, Leaf):
-        w = _w(req)
+    if type(node) is Leaf:
+        w = REQUIRED_WEIGHT if req else OPTIONAL_WEIGHT
         t.gold += w
-        if isinstance(pred, dict | list) and pred:
+        if type(pred) in _CONTAINERS and pred:
             t.pred += w * count_leaves(pred)
             t.type_errors += 1
             return
@@ -116,12 +116,13 @@ def _node(node: Node, pred: Any, req: bool, opts: NormalizeOptions, t: Tally) ->
             t.type_errors += 1
         else:
             t.value_errors += 1
-    elif isinstance(node, Obj):
-        if isinstance(pred, dict):
+    elif type(node) is Obj:
+        if type(pred) is dict:
             _obj(node, pred, req, opts, t)
         else:
             _mismatch(node, pred, req, t)
-    elif isinstance(pred, list):
+    elif type(pred) is list:
+        assert type(node) is Arr
         items = node.items
         for i, item in enumerate(items):
             if i < len(pred):
@@ -134,6 +135,9 @@ def _node(node: Node, pred: Any, req: bool, opts: NormalizeOptions, t: Tally) ->
             t.extra += 1
     else:
         _mismatch(node, pred, req, t)
+
+
+_CONTAINERS = (dict, list)
 
 
 def _mismatch(node: Node, pred: Any, req: bool, t: Tally) -> None:
@@ -154,7 +158,10 @@ def _obj(node: Obj, pred: dict[str, Any], req: bool, opts: NormalizeOptions, t: 
                 t.gold += _w(kreq) * alt.nleaves
                 t.missing += 1
             continue
-        _alt(alt, v, kreq, opts, t)
+        if len(alt.options) == 1:
+            _node(alt.options[0], v, kreq, opts, t)
+        else:
+            _alt(alt, v, kreq, opts, t)
     for k, v in pred.items():
         if k not in node.keys and v is not None:
             t.pred += _w(req and k in required) * count_leaves(v)

@@ -90,22 +90,45 @@ def _pair_score(g: GoldCall, p: PredCall, opts: NormalizeOptions) -> tuple[float
 def match_calls(
     gold: list[GoldCall], pred: list[PredCall], opts: NormalizeOptions
 ) -> list[CallPair]:
-    """Pair gold and predicted calls optimally; unpaired calls appear with one side None."""
+    """Pair gold and predicted calls optimally; unpaired calls appear with one side None.
+
+    Fast path: when first-fit pairing finds an exact call for every gold call, that pairing
+    is optimal (no pair can score more than an exact one); otherwise the full score matrix
+    goes to the assignment solver.
+    """
     n, m = len(gold), len(pred)
-    scores = np.zeros((n, m))
     tallies: dict[tuple[int, int], Tally | None] = {}
-    for i, g in enumerate(gold):
-        for j, p in enumerate(pred):
-            s, t = _pair_score(g, p, opts)
-            scores[i, j] = s
-            tallies[i, j] = t
-    if n == 1 and m == 1:
-        rows, cols = [0], [0]
-    elif n and m:
-        r, c = linear_sum_assignment(scores, maximize=True)
-        rows, cols = r.tolist(), c.tolist()
-    else:
+    scores: dict[tuple[int, int], float] = {}
+
+    def pair(i: int, j: int) -> float:
+        if (i, j) not in scores:
+            scores[i, j], tallies[i, j] = _pair_score(gold[i], pred[j], opts)
+        return scores[i, j]
+
+    rows: list[int] = []
+    cols: list[int] = []
+    if n == m:
+        used: set[int] = set()
+        for i in range(n):
+            for j in range(m):
+                if j not in used and pred[j].name == gold[i].name and pair(i, j) == 2.0:
+                    t = tallies[i, j]
+                    if t is not None and t.exact:
+                        used.add(j)
+                        rows.append(i)
+                        cols.append(j)
+                        break
+            else:
+                break
+    if len(rows) != min(n, m) or (n != m):
         rows, cols = [], []
+        if n == 1 and m == 1:
+            pair(0, 0)
+            rows, cols = [0], [0]
+        elif n and m:
+            matrix = np.array([[pair(i, j) for j in range(m)] for i in range(n)])
+            r, c = linear_sum_assignment(matrix, maximize=True)
+            rows, cols = r.tolist(), c.tolist()
     pairs: list[CallPair] = []
     used_g, used_p = set(), set()
     for i, j in zip(rows, cols, strict=True):

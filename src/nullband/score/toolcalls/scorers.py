@@ -70,6 +70,22 @@ class CallsReport:
         ]
         return sum(vals) / len(vals) if vals else None
 
+    def arg_means(self) -> dict[str, float | None]:
+        """Mean ``arg_f1``, ``arg_precision`` and ``arg_recall`` over right-tool calls."""
+        n = 0
+        f1 = p = r = 0.0
+        for pair in self.pairs:
+            if pair.name_ok:
+                n += 1
+                t = pair.tally
+                if t is not None:
+                    f1 += t.f1
+                    p += t.precision
+                    r += t.recall
+        if n == 0:
+            return {"arg_f1": None, "arg_precision": None, "arg_recall": None}
+        return {"arg_f1": f1 / n, "arg_precision": p / n, "arg_recall": r / n}
+
     @property
     def arg_f1(self) -> float | None:
         """Mean argument F1 over right-tool calls (malformed arguments count 0)."""
@@ -157,13 +173,8 @@ class ToolCallScorer:
             rep = self.report(case, record.tool_calls)
         except GoldShapeError as exc:
             return ScoreResult(reason=f"case {case.id!r}: {exc}")
-        f1 = rep.arg_f1
-        values: dict[str, float | None] = {
-            "selection": rep.selection,
-            "arg_f1": f1,
-            "arg_precision": rep._mean("precision"),
-            "arg_recall": rep._mean("recall"),
-        }
+        values: dict[str, float | None] = {"selection": rep.selection}
+        values.update(rep.arg_means())
         return ScoreResult(values=values, passed=rep.passed, reason=rep.reason())
 
 
