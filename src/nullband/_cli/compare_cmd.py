@@ -208,7 +208,10 @@ def _compare(
     elif fmt == Fmt.table:
         from rich.console import Console
 
-        print_table(cmp, Console(highlight=False))
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)
+        print_table(cmp, console)
     else:
         sys.stdout.write(render(cmp, fmt.value))  # type: ignore[arg-type]
     return code

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nullband.config import load_yaml_model
+from nullband.config.yamlfile import _line_of, parse_yaml
+from nullband.errors import ConfigError
 
 GATE_SCHEMA_VERSION = 1
 
@@ -172,10 +181,33 @@ class GateConfig(BaseModel):
         return list(dict.fromkeys(dims))
 
 
+_KINDS = {"superiority", "non_inferiority", "floor", "worst_segment"}
+
+
 def load_gate(path: str | Path) -> GateConfig:
     """Read a gate config; errors name the file, line and field.
+
+    Goes through :func:`nullband.config.load_yaml_model`; a rule error is re-located without
+    pydantic's union tag (``rules.0.non_inferiority.margin`` -> ``rules.0.margin``) so the
+    line number points at the field itself.
 
     Raises:
         ConfigError: missing file, bad YAML, or a config that does not fit.
     """
-    return load_yaml_model(path, GateConfig)
+    try:
+        return load_yaml_model(path, GateConfig)
+    except ConfigError as exc:
+        if not exc.field or not any(part in _KINDS for part in exc.field.split(".")):
+            raise
+        p = Path(path)
+        data, node = parse_yaml(p.read_text(encoding="utf-8"), p)
+        try:
+            GateConfig.model_validate(data)
+        except ValidationError as verr:
+            err = verr.errors()[0]
+            loc = tuple(x for x in err["loc"] if x not in _KINDS)
+            msg = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(
+                msg, path=p, line=_line_of(node, loc), field=".".join(str(x) for x in loc)
+            ) from None
+        raise

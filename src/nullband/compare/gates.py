@@ -370,7 +370,10 @@ def _floor(cmp: Comparison, rule: FloorRule, min_cases: int) -> RuleResult:
     checks: list[SegmentCheck] = []
     for (dim, seg, s), (v, ci, p), pa in zip(units, vals, adj, strict=True):
         vtxt = "n/a" if v is None else f"{v:.3f}"
-        desc = f"{dim}={seg}: {rule.side} rate {vtxt} (n={s.n}, {ci_text(ci, s.confidence, False)})"
+        citxt = (
+            "no interval" if ci is None else f"{cmp.confidence:.0%} CI [{ci[0]:.3f}, {ci[1]:.3f}]"
+        )
+        desc = f"{dim}={seg}: {rule.side} rate {vtxt} (n={s.n}, {citxt})"
         if v is None:
             dec: Decision = "INCONCLUSIVE"
             why = f"{desc}: no rate"

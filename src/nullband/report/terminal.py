@@ -29,7 +29,7 @@ def print_table(cmp: Comparison, console: Console) -> None:
         ("Holm p", "right"),
         ("flag", "left"),
     ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        t.add_column(col, justify=just, no_wrap=col in ("segment", "delta") or "CI" in col)  # type: ignore[arg-type]
     for r in rows(cmp):
         style = "red" if r.flag == "FAIL" else ("dim" if r.flag == "low-n" else None)
         t.add_row(r.label, r.n, r.before, r.after, r.delta, r.ci, r.p, r.p_adj, r.flag, style=style)
