@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -15,19 +17,48 @@ from nullband.store import SqlStore, open_store
 from nullband.suite.case import Case
 
 
-def nb(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run `nullband ...` in a subprocess, as a user would."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def nb_process(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `nullband ...` in a subprocess, exactly as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "nullband", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env={**os.environ, **env},
         cwd=cwd,
         timeout=120,
     )
+
+
+@pytest.fixture
+def nb(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """Run `nullband ...` in this process through the real entry point (exit codes and
+    error printing included); a subprocess per call costs seconds on a loaded machine."""
+    from nullband._cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return run
 
 
 CASES = [
@@ -97,7 +128,7 @@ def _seed(path: Path, *, bodies: bool = True, served_b: str = "m-2026-01-01") ->
     return run.run_id
 
 
-def test_runs_lists_runs_as_json_and_table(tmp_path: Path) -> None:
+def test_runs_lists_runs_as_json_and_table(tmp_path: Path, nb: Callable[..., Result]) -> None:
     db = tmp_path / "runs.db"
     run_id = _seed(db, served_b="m-other")
     res = nb("runs", "--store", str(db), "--format", "json")
@@ -114,7 +145,7 @@ def test_runs_lists_runs_as_json_and_table(tmp_path: Path) -> None:
     assert "m-other (!) x2" in table.stdout  # served differs from the pinned model
 
 
-def test_store_comes_from_the_environment(tmp_path: Path) -> None:
+def test_store_comes_from_the_environment(tmp_path: Path, nb: Callable[..., Result]) -> None:
     db = tmp_path / "env.db"
     run_id = _seed(db)
     res = nb("runs", "--format", "json", env={"NULLBAND_STORE": str(db)})
@@ -122,14 +153,14 @@ def test_store_comes_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_missing_store_is_exit_2_and_creates_nothing(tmp_path: Path) -> None:
-    res = nb("runs", cwd=tmp_path, env={"NULLBAND_STORE": ""})
+    res = nb_process("runs", cwd=tmp_path, env={"NULLBAND_STORE": ""})
     assert res.returncode == 2
     assert "no store at .nullband/runs.db" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / ".nullband").exists()
 
 
-def test_export_jsonl_parquet_and_target_errors(tmp_path: Path) -> None:
+def test_export_jsonl_parquet_and_target_errors(tmp_path: Path, nb: Callable[..., Result]) -> None:
     db = tmp_path / "runs.db"
     run_id = _seed(db)
     res = nb("export", run_id, "--store", str(db))
@@ -169,7 +200,9 @@ def test_export_jsonl_parquet_and_target_errors(tmp_path: Path) -> None:
     assert "no run NOPE" in res.stderr
 
 
-def test_drift_json_names_where_the_model_changed(tmp_path: Path) -> None:
+def test_drift_json_names_where_the_model_changed(
+    tmp_path: Path, nb: Callable[..., Result]
+) -> None:
     db = tmp_path / "runs.db"
     run = make_run(targets={"cand": "m-pinned"})
     with open_store(db) as store:
@@ -198,7 +231,9 @@ def _scores(db: Path, run_id: str) -> dict[tuple[str, str], dict[str, float | No
         return {(r.case_id, r.target): r.scores for r in store.iter_records(run_id)}
 
 
-def test_score_rescores_from_stored_cases_without_the_suite(tmp_path: Path) -> None:
+def test_score_rescores_from_stored_cases_without_the_suite(
+    tmp_path: Path, nb: Callable[..., Result]
+) -> None:
     db = tmp_path / "runs.db"
     run_id = _seed(db)
     assert not (tmp_path / "suite.jsonl").exists()
@@ -216,7 +251,9 @@ def test_score_rescores_from_stored_cases_without_the_suite(tmp_path: Path) -> N
     assert "with contains" in res.stdout
 
 
-def test_score_falls_back_to_the_suite_and_refuses_a_changed_case(tmp_path: Path) -> None:
+def test_score_falls_back_to_the_suite_and_refuses_a_changed_case(
+    tmp_path: Path, nb: Callable[..., Result]
+) -> None:
     db = tmp_path / "runs.db"
     run_id = _seed(db, bodies=False)
     suite = tmp_path / "suite.jsonl"

@@ -88,7 +88,7 @@ def _v1_rows(run_id: str) -> tuple[dict[str, object], dict[str, object]]:
 
 def _check_upgraded(url: str, run_id: str) -> None:
     with open_store(url) as store:
-        assert store.schema_version() == LATEST == 2
+        assert store.schema_version() == LATEST == 3
         run = store.get_run(run_id)
         assert run is not None
         assert run.created_at == datetime(2026, 5, 1, 8, tzinfo=UTC)
@@ -192,3 +192,16 @@ def test_a_failed_migration_applies_nothing(tmp_path: Path) -> None:
         r[0] for r in sqlite3.connect(path).execute("SELECT version FROM schema_migrations")
     ]
     assert versions == [1]
+
+
+def test_upgrade_from_the_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    engine = create_engine(f"sqlite:///{path}")
+    assert migrate(engine, upto=LATEST - 1) == list(range(1, LATEST))
+    engine.dispose()
+    with open_store(path) as store:
+        assert store.schema_version() == LATEST
+        with store.engine.connect() as conn:
+            names = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(records)")}
+        assert "ix_records_target_time" in names
+        assert "ix_records_time" not in names

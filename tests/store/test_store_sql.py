@@ -243,7 +243,14 @@ def test_paging_by_time_crosses_pages_correctly(store: SqlStore) -> None:
         for t in ("a", "b")
     ]
     store.write_records(recs)
-    rows = list(store.iter_record_columns(run.run_id, ["status"], by_time=True, chunk=7))
-    got = [(r.created_at, r.case_id, r.target) for r in rows]
-    assert got == sorted((r.created_at, r.case_id, r.target) for r in recs)
-    assert all(r.created_at.tzinfo is not None for r in rows)
+    for target in ("a", "b"):
+        rows = list(
+            store.iter_record_columns(run.run_id, ["status"], target=target, by_time=True, chunk=7)
+        )
+        got = [(r.created_at, r.case_id, r.target) for r in rows]
+        assert got == sorted(
+            (r.created_at, r.case_id, r.target) for r in recs if r.target == target
+        )
+        assert all(r.created_at.tzinfo is not None for r in rows)
+    with pytest.raises(ValueError, match="needs a target"):
+        next(store.iter_record_columns(run.run_id, ["status"], by_time=True))

@@ -147,9 +147,38 @@ def _v2_run_cases(conn: Connection) -> None:
         conn.execute(update(runs).where(runs.c.run_id == run_id).values(cases="{}"))
 
 
+def _v3_time_index(conn: Connection) -> None:
+    """Replace the v2 time index with one that covers the whole paging key.
+
+    Drift reads a target's records in (created_at, case_id, epoch) order, a page at a
+    time. With only (run_id, target, created_at) indexed, each page sorted every later
+    row again (quadratic in the run's size: 4.6 s for 100k records on SQLite).
+    """
+    md = MetaData()
+    records = Table(
+        "records",
+        md,
+        Column("run_id", String(64)),
+        Column("target", String(200)),
+        Column("created_at", UTCDateTime),
+        Column("case_id", String(512)),
+        Column("epoch", Integer),
+    )
+    Index("ix_records_time", records.c.run_id, records.c.target, records.c.created_at).drop(conn)
+    Index(
+        "ix_records_target_time",
+        records.c.run_id,
+        records.c.target,
+        records.c.created_at,
+        records.c.case_id,
+        records.c.epoch,
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base: runs and records", _v1_base),
     Migration(2, "run_cases with case bodies; records time index", _v2_run_cases),
+    Migration(3, "records time index covers the paging key", _v3_time_index),
 ]
 """Every migration, in order. The last version is the schema this code reads and writes."""
 

@@ -79,7 +79,14 @@ records = Table(
     Column("body", Text, nullable=False),
 )
 
-Index("ix_records_time", records.c.run_id, records.c.target, records.c.created_at)
+Index(
+    "ix_records_target_time",
+    records.c.run_id,
+    records.c.target,
+    records.c.created_at,
+    records.c.case_id,
+    records.c.epoch,
+)
 
 run_cases = Table(
     "run_cases",

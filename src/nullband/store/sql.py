@@ -255,9 +255,11 @@ class SqlStore:
     ) -> Iterator[Record]:
         """Records of a run (one target, or all), ordered by case id, target, epoch."""
         r = records.c
+        # (case_id, target, epoch) follows the primary key: each page is one index range.
+        order = [r.case_id, r.target, r.epoch]
         cond = [r.run_id == run_id] + ([r.target == target] if target is not None else [])
-        stmt = select(r.case_id, r.target, r.epoch, r.body, r.scores, r.score_reasons).where(*cond)
-        for row in self._pages(stmt, [r.case_id, r.target, r.epoch], 3, chunk, "read records"):
+        stmt = select(*order, r.body, r.scores, r.score_reasons).where(*cond)
+        for row in self._pages(stmt, order, len(order), chunk, "read records"):
             yield _codec.record_from_row(row.body, row.scores, row.score_reasons)
 
     def iter_record_columns(
@@ -271,15 +273,21 @@ class SqlStore:
     ) -> Iterator[Row[Any]]:
         """Hot columns of a run's records without parsing bodies (exports, drift).
 
-        Rows are ordered by (case_id, target, epoch), or by (created_at, case_id, target,
-        epoch) when ``by_time``; the key columns come first in each row, then ``columns``.
+        Rows are ordered by (case_id, target, epoch), or with ``by_time`` (which needs a
+        ``target``) by (created_at, case_id, epoch); the key columns come first in each
+        row, then ``columns``. Both orders follow an index (the primary key, and
+        ``ix_records_target_time``), so each page is one range scan.
         """
         r = records.c
-        order = [r.case_id, r.target, r.epoch]
-        if by_time:
-            order = [r.created_at, *order]
         cond = [r.run_id == run_id] + ([r.target == target] if target is not None else [])
-        stmt = select(*order, *(r[name] for name in columns)).where(*cond)
+        if by_time:
+            if target is None:
+                raise ValueError("iter_record_columns(by_time=True) needs a target")
+            order = [r.created_at, r.case_id, r.epoch]
+            stmt = select(*order, r.target, *(r[name] for name in columns)).where(*cond)
+        else:
+            order = [r.case_id, r.target, r.epoch]
+            stmt = select(*order, *(r[name] for name in columns)).where(*cond)
         yield from self._pages(stmt, order, len(order), chunk, "read records")
 
     def record_targets(self, run_id: str) -> list[str]:
