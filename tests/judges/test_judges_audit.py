@@ -38,7 +38,7 @@ def test_one_sample_is_not_enough_data_not_zero() -> None:
     assert sc.items == 0
     assert sc.self_consistency.value is None
     assert sc.self_consistency.status == "not_enough_data"
-    assert "samples >= 2" in (sc.self_consistency.reason or "")
+    assert "set samples >= 2" in (sc.self_consistency.reason or "")
 
 
 def test_bootstrap_is_seeded_and_brackets_the_point() -> None:

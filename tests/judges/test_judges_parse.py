@@ -74,6 +74,9 @@ def test_word_labels_map_to_grades() -> None:
         ("Winner - tie", "tie"),
         ("B", "B"),
         ("  a. ", "A"),
+        ("The correct answer is B.", "B"),
+        ("The better response is: Answer A", "A"),
+        ("A\nCapital of France = Paris", "A"),
         # quoting the instructions first, then answering: the last marker wins
         ('Output "[[A]]", "[[B]]" or "[[C]]". My answer: [[B]]', "B"),
     ],
@@ -86,7 +89,15 @@ def test_verdicts_are_read(reply: str, verdict: str) -> None:
 
 @pytest.mark.parametrize(
     "reply",
-    ["", "Both have merits and drawbacks.", '{"winner": "the first"}', "[[D]]", "A or B"],
+    [
+        "",
+        "Both have merits and drawbacks.",
+        '{"winner": "the first"}',
+        "[[D]]",
+        "A or B",
+        "A good answer would mention Paris.",
+        "The correct answer is 5.",
+    ],
 )
 def test_unreadable_verdicts_are_errors_not_ties(reply: str) -> None:
     got = parse_verdict(reply)

@@ -124,7 +124,12 @@ def self_consistency(
     anyf = np.asarray(any_flip)
     n = len(rates)
     if n == 0:
-        why = "no item has two readable repeats (set samples >= 2)"
+        why = (
+            f"no item has two readable answers in one order (samples={samples}; "
+            "unreadable replies are left out, see the unreadable share)"
+            if samples >= 2
+            else "one sample per item: set samples >= 2 to measure flips"
+        )
         empty = missing(0, why)
         return SelfConsistency(
             samples=samples,

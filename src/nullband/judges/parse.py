@@ -265,8 +265,9 @@ def parse_verdict(text: str | None) -> VerdictParse:
 
     Shapes tried, each binding to its last match: a JSON object with a ``winner`` or
     ``verdict`` key; ``[[A]]``/``[[B]]``/``[[C]]``/``[[tie]]``; a labelled verdict such as
-    ``Verdict: Assistant B`` or ``Winner - tie``; a reply that is only ``A``, ``B`` or
-    ``tie``. Unreadable replies are failures with a reason, never a tie.
+    ``Verdict: Assistant B`` or ``Winner - tie``; ``The correct answer is B``; a reply (or
+    its first line) that is only ``A``, ``B`` or ``tie``. Unreadable replies are failures
+    with a reason, never a tie.
 
     Example:
         >>> parse_verdict("B is more accurate. [[B]]").verdict
@@ -305,7 +306,19 @@ def parse_verdict(text: str | None) -> VerdictParse:
         if v is not None:
             return VerdictParse(verdict=v, how="labelled")
 
-    bare = _verdict_word(t)
+    stated = re.findall(
+        r"\b(?:correct|best|better)\s+(?:answer|response|option|choice)\s+is\s*:?\s*"
+        r"(?:answer\s+|assistant\s+|response\s+)?([AB])\b(?![\w'])",
+        t,
+        re.IGNORECASE,
+    )
+    if stated:
+        v = _verdict_word(stated[-1])
+        assert v is not None  # the pattern only admits A or B
+        return VerdictParse(verdict=v, how="stated")
+
+    first_line = t.strip().splitlines()[0]
+    bare = _verdict_word(t) or _verdict_word(first_line)
     if bare is not None:
         return VerdictParse(verdict=bare, how="bare")
     return VerdictParse(verdict=None, reason=f"no verdict found in the reply: {_snippet(t)!r}")
