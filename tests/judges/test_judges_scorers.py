@@ -229,3 +229,19 @@ def test_score_record_merges_judge_scores(judge_server: tuple[TestServer, Script
     assert scores["judge_rubric_grade"] == 2.0
     assert scores["pass"] == 0.0
     assert "grade 2 < 4" in reasons["judge_rubric"]
+
+
+def test_a_config_can_name_the_judge_scorers_without_importing_them() -> None:
+    """A run config names `judge_pairwise`; nothing imported nullband.score.judge yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from nullband.score.registry import resolve_factory, available;"
+        "assert 'nullband.score.judge' not in sys.modules;"
+        "print(resolve_factory('judge_pairwise').__name__, 'judge_rubric' in available())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["PairwiseJudgeScorer", "True"]
