@@ -32,7 +32,10 @@ BUILTINS: dict[str, ScorerFactory] = {
 }
 """Built-in scorer factories by name; other packages of nullband add theirs on import."""
 
-_LAZY_BUILTINS: dict[str, str] = {}
+_LAZY_BUILTINS: dict[str, str] = {
+    "judge_rubric": "nullband.score.judge",
+    "judge_pairwise": "nullband.score.judge",
+}
 """Names whose factory lives in a module imported on first use (name -> module)."""
 
 
