@@ -75,34 +75,65 @@ def pii_values(seed: int, per_type: int = 40) -> dict[str, list[str]]:
     def pick(chars: str, n: int) -> str:
         return "".join(chars[int(i)] for i in rng.integers(0, len(chars), n))
 
-    out: dict[str, list[str]] = {k: [] for k in (
-        "EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "UK_NINO", "IP_ADDRESS",
-        "API_KEY", "BEARER_TOKEN", "URL_CREDENTIALS",
-    )}
+    out: dict[str, list[str]] = {
+        k: []
+        for k in (
+            "EMAIL",
+            "PHONE",
+            "CREDIT_CARD",
+            "IBAN",
+            "US_SSN",
+            "UK_NINO",
+            "IP_ADDRESS",
+            "API_KEY",
+            "BEARER_TOKEN",
+            "URL_CREDENTIALS",
+        )
+    }
     for i in range(per_type):
-        out["EMAIL"].append(f"{names[i % 8]}.{pick('abcdefgh', 4)}{i}@{pick('abcdefgh', 5)}.example.com")
+        out["EMAIL"].append(
+            f"{names[i % 8]}.{pick('abcdefgh', 4)}{i}@{pick('abcdefgh', 5)}.example.com"
+        )
         fmt = i % 4
         a, b, c = (int(x) for x in rng.integers(200, 999, 3))
         out["PHONE"].append(
-            [f"+1 {a} {b} {c:03d}{i % 10}", f"({a}) {b}-{c:03d}{i % 10}", f"+44 20 {b:03d}{i % 10} {c:03d}{i % 10}", f"+49 30 {a}{b}{i % 10}"][fmt]
+            [
+                f"+1 {a} {b} {c:03d}{i % 10}",
+                f"({a}) {b}-{c:03d}{i % 10}",
+                f"+44 20 {b:03d}{i % 10} {c:03d}{i % 10}",
+                f"+49 30 {a}{b}{i % 10}",
+            ][fmt]
         )
         card = _luhn_complete(["4", "51", "37", "6011"][i % 4], [16, 16, 15, 16][i % 4], rng)
-        out["CREDIT_CARD"].append(" ".join(card[j : j + 4] for j in range(0, len(card), 4)) if i % 2 else card)
+        out["CREDIT_CARD"].append(
+            " ".join(card[j : j + 4] for j in range(0, len(card), 4)) if i % 2 else card
+        )
         iban = [
             _iban("DE", "".join(str(int(d)) for d in rng.integers(0, 10, 18))),
             _iban("GB", "NWBK" + "".join(str(int(d)) for d in rng.integers(0, 10, 14))),
             _iban("FR", "".join(str(int(d)) for d in rng.integers(0, 10, 23))),
         ][i % 3]
-        out["IBAN"].append(" ".join(iban[j : j + 4] for j in range(0, len(iban), 4)) if i % 2 else iban)
-        out["US_SSN"].append(f"{int(rng.integers(100, 665)):03d}-{int(rng.integers(10, 99)):02d}-{int(rng.integers(1000, 9999)):04d}")
-        out["UK_NINO"].append(f"{'ACEHJ'[i % 5]}{'BEKLM'[i % 5]} {int(rng.integers(10, 99))} {int(rng.integers(10, 99))} {int(rng.integers(10, 99))} {'ABCD'[i % 4]}")
+        out["IBAN"].append(
+            " ".join(iban[j : j + 4] for j in range(0, len(iban), 4)) if i % 2 else iban
+        )
+        out["US_SSN"].append(
+            f"{int(rng.integers(100, 665)):03d}-{int(rng.integers(10, 99)):02d}-{int(rng.integers(1000, 9999)):04d}"
+        )
+        out["UK_NINO"].append(
+            f"{'ACEHJ'[i % 5]}{'BEKLM'[i % 5]} {int(rng.integers(10, 99))} {int(rng.integers(10, 99))} {int(rng.integers(10, 99))} {'ABCD'[i % 4]}"
+        )
         if i % 2:
             out["IP_ADDRESS"].append(".".join(str(int(x)) for x in rng.integers(1, 255, 4)))
         else:
             out["IP_ADDRESS"].append("2001:db8:" + ":".join(pick(hexd, 4) for _ in range(6)))
-        out["API_KEY"].append(["sk-proj-", "sk-ant-", "sk-bf-", "AKIA"][i % 4] + (pick("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16) if i % 4 == 3 else pick(alnum, 32)))
+        out["API_KEY"].append(
+            ["sk-proj-", "sk-ant-", "sk-bf-", "AKIA"][i % 4]
+            + (pick("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16) if i % 4 == 3 else pick(alnum, 32))
+        )
         out["BEARER_TOKEN"].append(pick(alnum, 24) + "." + pick(alnum, 12))
-        out["URL_CREDENTIALS"].append(f"postgres://{names[i % 8]}:{pick(alnum, 12)}@db{i}.internal.example.net:5432/app")
+        out["URL_CREDENTIALS"].append(
+            f"postgres://{names[i % 8]}:{pick(alnum, 12)}@db{i}.internal.example.net:5432/app"
+        )
     return out
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import CorpusFiles, write_jsonl
 
+from conftest import CorpusFiles, write_jsonl
 from nullband.traces.audit import audit_traces
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import audit_file_fast
@@ -51,7 +51,9 @@ def test_audit_finds_every_planted_problem_and_flags_no_clean_trace(planted: Cor
     assert planted_kinds == set(PROBLEMS)
     by_id = {a.trace_id: a for a in report.traces}
     for tid, problem in planted.corpus.planted.items():
-        expected = "corrupted" if problem and problem.startswith(("tool_args", "tool_result")) else "noisy"
+        expected = (
+            "corrupted" if problem and problem.startswith(("tool_args", "tool_result")) else "noisy"
+        )
         assert by_id[tid].verdict == (expected if problem else "clean"), (tid, problem)
 
 
@@ -71,7 +73,10 @@ def test_flag_reasons_name_the_values(planted: CorpusFiles) -> None:
     report = audit_file(planted.steps, _config(planted), engine="python")
     reasons = {f.code: f.reason for a in report.traces for f in a.flags}
     assert "claude-sonnet-4-6" in reasons["fallback"]
-    assert "served gpt-4o-mini-2024-07-18" in reasons["model_mismatch"] or "claude" in reasons["model_mismatch"]
+    assert (
+        "served gpt-4o-mini-2024-07-18" in reasons["model_mismatch"]
+        or "claude" in reasons["model_mismatch"]
+    )
     assert "x median" in reasons["slow_span"]
     assert "retries" in reasons["retry"]
 
@@ -92,7 +97,12 @@ def test_timing_factor_and_class_size_are_configurable() -> None:
 def test_pinned_snapshot_and_severity_override() -> None:
     base = {"trace_id": "t1", "kind": "llm", "duration_ms": 5.0}
     steps = [
-        {**base, "step_id": "a", "model_requested": "openai/gpt-4o", "model_served": "gpt-4o-2024-08-06"},
+        {
+            **base,
+            "step_id": "a",
+            "model_requested": "openai/gpt-4o",
+            "model_served": "gpt-4o-2024-08-06",
+        },
     ]
     traces = list(iter_traces(_steps(steps)))
     assert audit_traces(traces).traces[0].verdict == "noisy"  # alias resolved to a snapshot
@@ -107,12 +117,27 @@ def test_pinned_snapshot_and_severity_override() -> None:
 
 def test_failed_trace_and_unoffered_tool_are_corrupted() -> None:
     steps = [
-        {"trace_id": "t", "step_id": "1", "kind": "llm", "started_at": "2026-05-01T00:00:00Z",
-         "tool_definitions": [{"type": "function", "function": {"name": "a", "parameters": {}}}],
-         "output_message": {"role": "assistant", "tool_calls": [
-             {"id": "c", "type": "function", "function": {"name": "b", "arguments": "{}"}}]}},
-        {"trace_id": "t", "step_id": "2", "kind": "llm", "status": "error", "error_type": "Timeout",
-         "started_at": "2026-05-01T00:00:01Z"},
+        {
+            "trace_id": "t",
+            "step_id": "1",
+            "kind": "llm",
+            "started_at": "2026-05-01T00:00:00Z",
+            "tool_definitions": [{"type": "function", "function": {"name": "a", "parameters": {}}}],
+            "output_message": {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "b", "arguments": "{}"}}
+                ],
+            },
+        },
+        {
+            "trace_id": "t",
+            "step_id": "2",
+            "kind": "llm",
+            "status": "error",
+            "error_type": "Timeout",
+            "started_at": "2026-05-01T00:00:01Z",
+        },
     ]
     audit = audit_traces(list(iter_traces(_steps(steps)))).traces[0]
     codes = [f.code for f in audit.flags]
@@ -123,7 +148,9 @@ def test_failed_trace_and_unoffered_tool_are_corrupted() -> None:
 
 def test_spilled_grouping_equals_in_memory(planted: CorpusFiles, tmp_path: Path) -> None:
     in_mem = {t.trace_id: t for t in read_traces(planted.steps)}
-    spilled = list(iter_traces(iter_steps(planted.steps), max_in_memory=100, partitions=8, spill_dir=tmp_path))
+    spilled = list(
+        iter_traces(iter_steps(planted.steps), max_in_memory=100, partitions=8, spill_dir=tmp_path)
+    )
     assert len(spilled) == len(in_mem)
     for t in spilled:
         assert t == in_mem[t.trace_id]
@@ -134,11 +161,31 @@ def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path:
     out = tmp_path / "train.jsonl"
     report = tmp_path / "audit.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "nullband", "traces", "audit", str(planted.steps),
-         "--tools", str(planted.tools), "--result-schemas", str(planted.results),
-         "--ground-truth", str(planted.truth), "--keep", "clean", "--keep-out", str(out),
-         "--report", str(report), "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nullband",
+            "traces",
+            "audit",
+            str(planted.steps),
+            "--tools",
+            str(planted.tools),
+            "--result-schemas",
+            str(planted.results),
+            "--ground-truth",
+            str(planted.truth),
+            "--keep",
+            "clean",
+            "--keep-out",
+            str(out),
+            "--report",
+            str(report),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     summary = orjson.loads(proc.stdout)
@@ -154,10 +201,16 @@ def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path:
 
 
 def test_cli_bad_input_names_file_and_line(tmp_path: Path) -> None:
-    bad = write_jsonl(tmp_path / "s.jsonl", [{"trace_id": "t", "step_id": "1"}, {"trace_id": "t", "step_id": "2", "kind": "robot"}])
+    bad = write_jsonl(
+        tmp_path / "s.jsonl",
+        [{"trace_id": "t", "step_id": "1"}, {"trace_id": "t", "step_id": "2", "kind": "robot"}],
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "nullband", "traces", "audit", str(bad), "--format", "generic"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert f"{bad}:2: field 'kind'" in proc.stderr

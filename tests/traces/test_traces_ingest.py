@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import write_jsonl
 
+from conftest import write_jsonl
 from nullband.errors import InputError
 from nullband.traces.audit import audit_traces
 from nullband.traces.ingest import detect_format, iter_steps, read_traces, write_steps
@@ -72,7 +72,12 @@ NEW_SPAN = {
                     {
                         "role": "assistant",
                         "parts": [
-                            {"type": "tool_call", "id": "c1", "name": "refund", "arguments": {"order": 7}}
+                            {
+                                "type": "tool_call",
+                                "id": "c1",
+                                "name": "refund",
+                                "arguments": {"order": 7},
+                            }
                         ],
                         "finish_reason": "tool_call",
                     }
@@ -117,7 +122,11 @@ def test_otel_old_and_new_attribute_names_normalise_alike(tmp_path: Path) -> Non
         assert s.trace_id == "5b8efff798038103d269b633813fc60c"
         assert s.provider_served == "openai"
         assert s.model_requested == "gpt-4o" and s.model_served == "gpt-4o-2024-08-06"
-        assert (s.usage.input_tokens, s.usage.output_tokens, s.usage.cache_write_tokens) == (120, 42, 7)
+        assert (s.usage.input_tokens, s.usage.output_tokens, s.usage.cache_write_tokens) == (
+            120,
+            42,
+            7,
+        )
         assert s.kind == "llm"
     assert new.attributes["nullband.alias"] == "new" and old.attributes["nullband.alias"] == "old"
     assert new.duration_ms == pytest.approx(850.0)
@@ -160,10 +169,18 @@ LITELLM_ROW = {
     "request_tags": ["customer:acme"],
     "metadata": {
         "spend_logs_metadata": {"trace_id": "trace-9", "task_class": "invoice"},
-        "hidden_params": {"additional_headers": {"x-litellm-attempted-retries": "1", "x-litellm-attempted-fallbacks": "1"}},
+        "hidden_params": {
+            "additional_headers": {
+                "x-litellm-attempted-retries": "1",
+                "x-litellm-attempted-fallbacks": "1",
+            }
+        },
     },
     "messages": [{"role": "user", "content": "total?"}],
-    "response": {"model": "gpt-4o-mini-2024-07-18", "choices": [{"message": {"role": "assistant", "content": "42"}}]},
+    "response": {
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"message": {"role": "assistant", "content": "42"}}],
+    },
 }
 
 
@@ -183,30 +200,59 @@ def test_litellm_spend_log_jsonl_and_csv(tmp_path: Path) -> None:
     with csv_path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(LITELLM_ROW))
         w.writeheader()
-        w.writerow({k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v for k, v in LITELLM_ROW.items()})
+        w.writerow(
+            {
+                k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v
+                for k, v in LITELLM_ROW.items()
+            }
+        )
     (c,) = iter_steps(csv_path)
     assert c.model_dump(exclude={"source_ref"}) == s.model_dump(exclude={"source_ref"})
 
 
 BIFROST_ROWS = [
     {
-        "id": "req-1", "timestamp": "2026-05-25T10:00:00Z", "object_type": "chat.completion",
-        "provider": "openai", "model": "gpt-4o", "fallback_index": 0, "number_of_retries": 2,
-        "status": "error", "latency": 900.5,
+        "id": "req-1",
+        "timestamp": "2026-05-25T10:00:00Z",
+        "object_type": "chat.completion",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "fallback_index": 0,
+        "number_of_retries": 2,
+        "status": "error",
+        "latency": 900.5,
         "error_details": {"status_code": 500, "error": {"type": "server_error", "message": "boom"}},
         "input_history": [{"role": "user", "content": "hi"}],
         "metadata": {"trace_id": "T1"},
     },
     {
-        "id": "req-2", "parent_request_id": "req-1", "timestamp": "2026-05-25T10:00:01Z",
-        "provider": "anthropic", "model": "claude-sonnet-4-6", "fallback_index": 1,
-        "number_of_retries": 0, "status": "success", "latency": 700.0,
+        "id": "req-2",
+        "parent_request_id": "req-1",
+        "timestamp": "2026-05-25T10:00:01Z",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-6",
+        "fallback_index": 1,
+        "number_of_retries": 0,
+        "status": "success",
+        "latency": 700.0,
         "cache_debug": {"cache_hit": True, "hit_type": "semantic"},
-        "token_usage": {"prompt_tokens": 11, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 4}},
+        "token_usage": {
+            "prompt_tokens": 11,
+            "completion_tokens": 3,
+            "prompt_tokens_details": {"cached_tokens": 4},
+        },
         "output_message": {"role": "assistant", "content": "hello"},
-        "metadata": {"trace_id": "T1"}, "cost": 0.001, "team_name": "ops",
+        "metadata": {"trace_id": "T1"},
+        "cost": 0.001,
+        "team_name": "ops",
     },
-    {"id": "req-3", "status": "processing", "provider": "openai", "model": "gpt-4o", "fallback_index": 0},
+    {
+        "id": "req-3",
+        "status": "processing",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "fallback_index": 0,
+    },
 ]
 
 

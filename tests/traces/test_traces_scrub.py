@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATES, pii_values, write_jsonl
 
+from conftest import TEMPLATES, pii_values, write_jsonl
 from nullband.errors import UsageError
 from nullband.traces.ingest import iter_traces
 from nullband.traces.recognizers import BUILTIN, iban_ok, luhn_ok
@@ -57,7 +57,9 @@ def test_placeholders_are_consistent_and_never_collide() -> None:
     assert len(seen) == sum(len(v) for v in values.values())
     # differently formatted spellings of one value map to one placeholder
     s2 = ScrubSession()
-    a = s2.scrub_text("card 4111111111111111 and 4111 1111 1111 1111, mail ANN@EXAMPLE.COM ann@example.com")
+    a = s2.scrub_text(
+        "card 4111111111111111 and 4111 1111 1111 1111, mail ANN@EXAMPLE.COM ann@example.com"
+    )
     assert a == "card <CREDIT_CARD_1> and <CREDIT_CARD_1>, mail <EMAIL_1> <EMAIL_1>"
     # a placeholder that already appears in the input is never handed out again
     s3 = ScrubSession()
@@ -82,17 +84,31 @@ def _pii_traces(values: dict[str, list[str]]) -> list[Step]:
             text = TEMPLATES[etype].format(v=v)
             steps.append(
                 Step(
-                    trace_id=f"t{i}", step_id=f"t{i}-1", kind="llm", task_class="support",
-                    input_messages=[{"role": "system", "content": "You are support."}, {"role": "user", "content": text}],
+                    trace_id=f"t{i}",
+                    step_id=f"t{i}-1",
+                    kind="llm",
+                    task_class="support",
+                    input_messages=[
+                        {"role": "system", "content": "You are support."},
+                        {"role": "user", "content": text},
+                    ],
                     output_message={"role": "assistant", "content": f"Noted: {v}"},
-                    model_requested="m", model_served="m", duration_ms=100.0,
+                    model_requested="m",
+                    model_served="m",
+                    duration_ms=100.0,
                 )
             )
             steps.append(
                 Step(
-                    trace_id=f"t{i}", step_id=f"t{i}-2", parent_id=f"t{i}-1", kind="tool",
-                    tool_name="lookup", tool_arguments={"q": v}, tool_result={"echo": text},
-                    error_message=None, duration_ms=10.0,
+                    trace_id=f"t{i}",
+                    step_id=f"t{i}-2",
+                    parent_id=f"t{i}-1",
+                    kind="tool",
+                    tool_name="lookup",
+                    tool_arguments={"q": v},
+                    tool_result={"echo": text},
+                    error_message=None,
+                    duration_ms=10.0,
                 )
             )
             i += 1
@@ -101,17 +117,41 @@ def _pii_traces(values: dict[str, list[str]]) -> list[Step]:
 
 def test_no_planted_value_appears_in_any_output_file(tmp_path: Path) -> None:
     values = pii_values(seed=99, per_type=8)
-    src = write_jsonl(tmp_path / "steps.jsonl", [s.model_dump(mode="json") for s in _pii_traces(values)])
+    src = write_jsonl(
+        tmp_path / "steps.jsonl", [s.model_dump(mode="json") for s in _pii_traces(values)]
+    )
     outdir = tmp_path / "out"
     outdir.mkdir()
     runs = [
-        ["scrub", str(src), "-o", str(outdir / "scrubbed.jsonl"), "--report", str(outdir / "report.json")],
+        [
+            "scrub",
+            str(src),
+            "-o",
+            str(outdir / "scrubbed.jsonl"),
+            "--report",
+            str(outdir / "report.json"),
+        ],
         ["to-suite", str(src), "-o", str(outdir / "suite.jsonl")],
-        ["audit", str(src), "--keep", "clean", "--keep-out", str(outdir / "train.jsonl"), "--report", str(outdir / "audit.jsonl")],
+        [
+            "audit",
+            str(src),
+            "--keep",
+            "clean",
+            "--keep-out",
+            str(outdir / "train.jsonl"),
+            "--report",
+            str(outdir / "audit.jsonl"),
+        ],
         ["sample", str(src), "-n", "10", "-o", str(outdir / "sample.json")],
     ]
     for args in runs:
-        proc = subprocess.run([sys.executable, "-m", "nullband", "traces", *args], capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nullband", "traces", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         for v in (v for vals in values.values() for v in vals):
             assert v not in proc.stdout and v not in proc.stderr
@@ -134,7 +174,15 @@ def test_scrubbed_trace_is_required_downstream() -> None:
     scrubbed = session.scrub_trace(traces[0])
     assert scrubbed.session_id == session.session_id
     assert "@" not in scrubbed.trace.model_dump_json()
-    assert session.report().replaced["EMAIL"] == 3  # user turn, answer, tool result (args key kept)
+    # user turn, answer, tool arguments and tool result
+    assert session.report().replaced["EMAIL"] == 4
+    # a token identified in context ("Bearer ...") is replaced where it appears bare
+    s2 = ScrubSession()
+    assert (
+        s2.scrub_text("Authorization: Bearer abcdef123456XYZ")
+        == "Authorization: Bearer <BEARER_TOKEN_1>"
+    )
+    assert s2.scrub_text("echo abcdef123456XYZ") == "echo <BEARER_TOKEN_1>"
 
 
 def test_presidio_missing_names_the_extra() -> None:

@@ -1,6 +1,7 @@
 """Built-in PII and secret recognisers: a regex to find candidates, a check to confirm them.
 
-Types: EMAIL, PHONE (8-15 digits, international or national grouping), CREDIT_CARD
+Types: EMAIL, PHONE (8-15 digits, international or national grouping; ISO dates and SSN-shaped
+``AAA-GG-SSSS`` strings are never phones), CREDIT_CARD
 (13-19 digits passing the Luhn check), IBAN (ISO 13616, mod-97 check), US_SSN (dashed
 ``AAA-GG-SSSS`` with the invalid area/group/serial values excluded), UK_NINO (National
 Insurance number), IP_ADDRESS (v4 and v6, parsed by :mod:`ipaddress`), API_KEY (OpenAI
@@ -144,7 +145,7 @@ BUILTIN: tuple[Recognizer, ...] = (
     Recognizer(
         "PHONE",
         re.compile(
-            r"(?<![\w+])(?!\d{4}-\d{2}-\d{2}(?!\d))(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w])"
+            r"(?<![\w+])(?!\d{4}-\d{2}-\d{2}(?!\d)|\d{3}-\d{2}-\d{4}(?!\d))(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?![\w])"
         ),
         check=_phone_ok,
         normalize=lambda s: ("+" if s.startswith("+") else "") + _digits(s),

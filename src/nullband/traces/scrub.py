@@ -134,6 +134,10 @@ class ScrubSession:
         self._reserved: set[str] = set()
         self._replaced: Counter[str] = Counter()
         self._texts = 0
+        # raw spellings already identified -> (type, placeholder): a secret seen once in
+        # context ("Bearer <token>") is also replaced where it later appears bare
+        self._raw: dict[str, tuple[str, str]] = {}
+        self._raw_rx: re.Pattern[str] | None = None
 
     def _placeholder(self, etype: str, norm: str) -> str:
         key = (etype, norm)
@@ -173,22 +177,50 @@ class ScrubSession:
                 taken.append((a, b, etype, norm))
         return sorted(taken)
 
-    def scrub_text(self, text: str) -> str:
-        """``text`` with every entity replaced by its placeholder."""
-        self._texts += 1
+    def _learn(self, text: str) -> list[tuple[int, int, str, str]]:
+        """Find entities in ``text`` and remember their placeholders and raw spellings."""
         for m in _PLACEHOLDER.finditer(text):
             self._reserved.add(m.group(0))  # never hand out a placeholder the text already has
-        spans = self.find(text)
-        if not spans:
+        spans = []
+        for a, b, etype, norm in self.find(text):
+            ph = self._placeholder(etype, norm)
+            raw = text[a:b]
+            if len(raw) >= 6 and raw not in self._raw:
+                self._raw[raw] = (etype, ph)
+                self._raw_rx = None
+            spans.append((a, b, etype, ph))
+        return spans
+
+    def _known(self, text: str) -> str:
+        if not self._raw:
             return text
+        if self._raw_rx is None:
+            alts = sorted(self._raw, key=len, reverse=True)
+            self._raw_rx = re.compile("|".join(re.escape(a) for a in alts))
+
+        def repl(m: re.Match[str]) -> str:
+            etype, ph = self._raw[m.group(0)]
+            self._replaced[etype] += 1
+            return ph
+
+        return self._raw_rx.sub(repl, text)
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` with every entity replaced by its placeholder.
+
+        Values identified earlier in the session are replaced wherever they appear, even
+        without the context that identified them.
+        """
+        self._texts += 1
+        spans = self._learn(text)
         parts: list[str] = []
         pos = 0
-        for a, b, etype, norm in spans:
-            parts.append(text[pos:a])
-            parts.append(self._placeholder(etype, norm))
+        for a, b, etype, ph in spans:
+            parts.append(self._known(text[pos:a]))
+            parts.append(ph)
             self._replaced[etype] += 1
             pos = b
-        parts.append(text[pos:])
+        parts.append(self._known(text[pos:]))
         return "".join(parts)
 
     def scrub_value(self, value: Any, key: str | None = None) -> Any:
@@ -201,9 +233,22 @@ class ScrubSession:
             return [self.scrub_value(v, key) for v in value]
         return value
 
+    def _walk(self, value: Any, key: str | None = None) -> None:
+        if isinstance(value, str):
+            if key not in _KEEP_KEYS:
+                self._learn(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self._walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                self._walk(v, key)
+
     def scrub_trace(self, trace: Trace) -> ScrubbedTrace:
         """A scrubbed copy of ``trace`` (messages, arguments, results, errors, attributes)."""
-        data = self.scrub_value(trace.model_dump(mode="json"))
+        dumped = trace.model_dump(mode="json")
+        self._walk(dumped)  # first pass: learn every entity of the trace, in any field
+        data = self.scrub_value(dumped)
         return ScrubbedTrace(Trace.model_validate(data), self.session_id, _TOKEN)
 
     def report(self) -> ScrubReport:
