@@ -197,7 +197,8 @@ def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path:
     assert kept_cases == {f"Case {int(t[1:])}" for t in clean}
     assert all(r["messages"][-1]["role"] == "assistant" and r["tools"] for r in rows)
     audits = [orjson.loads(x) for x in report.read_bytes().splitlines()]
-    assert len(audits) == 1500 and all(a["schema_version"] == 1 for a in audits)
+    assert len(audits) == 1500
+    assert all(a["schema_version"] == 1 for a in audits)
 
 
 def test_cli_bad_input_names_file_and_line(tmp_path: Path) -> None:

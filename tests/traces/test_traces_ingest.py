@@ -121,23 +121,28 @@ def test_otel_old_and_new_attribute_names_normalise_alike(tmp_path: Path) -> Non
     for s in (new, old):
         assert s.trace_id == "5b8efff798038103d269b633813fc60c"
         assert s.provider_served == "openai"
-        assert s.model_requested == "gpt-4o" and s.model_served == "gpt-4o-2024-08-06"
+        assert s.model_requested == "gpt-4o"
+        assert s.model_served == "gpt-4o-2024-08-06"
         assert (s.usage.input_tokens, s.usage.output_tokens, s.usage.cache_write_tokens) == (
             120,
             42,
             7,
         )
         assert s.kind == "llm"
-    assert new.attributes["nullband.alias"] == "new" and old.attributes["nullband.alias"] == "old"
+    assert new.attributes["nullband.alias"] == "new"
+    assert old.attributes["nullband.alias"] == "old"
     assert new.duration_ms == pytest.approx(850.0)
-    assert new.retry_count == 2 and new.fallback_index == 1 and new.task_class == "refund_agent"
+    assert new.retry_count == 2
+    assert new.fallback_index == 1
+    assert new.task_class == "refund_agent"
     assert new.input_messages == [{"role": "user", "content": "refund order 7"}]
     call = new.output_message["tool_calls"][0]  # type: ignore[index]
     assert call["function"] == {"name": "refund", "arguments": '{"order":7}'}
     assert old.parent_id == "eee19b7ec3c1b174"
     assert old.input_messages[0] == {"role": "system", "content": "You are helpful."}
     assert old.output_message == {"role": "assistant", "content": "Refunded."}
-    assert old.status == "error" and old.error_message == "upstream 500"
+    assert old.status == "error"
+    assert old.error_message == "upstream 500"
 
 
 def test_otel_single_document_and_gzip(tmp_path: Path) -> None:
@@ -189,9 +194,13 @@ def test_litellm_spend_log_jsonl_and_csv(tmp_path: Path) -> None:
     assert detect_format(path) == "litellm"
     (s,) = iter_steps(path)
     assert (s.trace_id, s.step_id, s.task_class) == ("trace-9", "chatcmpl-1", "invoice")
-    assert s.model_requested == "gpt-4o" and s.model_served == "gpt-4o-mini-2024-07-18"
-    assert s.cache_hit and s.retry_count == 1 and s.fallback_index == 1
-    assert s.duration_ms == pytest.approx(1250.0) and s.cost_usd == pytest.approx(0.00042)
+    assert s.model_requested == "gpt-4o"
+    assert s.model_served == "gpt-4o-mini-2024-07-18"
+    assert s.cache_hit
+    assert s.retry_count == 1
+    assert s.fallback_index == 1
+    assert s.duration_ms == pytest.approx(1250.0)
+    assert s.cost_usd == pytest.approx(0.00042)
     assert s.segments == {"customer": "acme"}
     assert s.output_message == {"role": "assistant", "content": "42"}
     flags = {f.code for f in audit_traces(read_traces(path)).traces[0].flags}
@@ -260,9 +269,14 @@ def test_bifrost_log_rows(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "bifrost.jsonl", BIFROST_ROWS)
     assert detect_format(path) == "bifrost"
     first, second = list(iter_steps(path))  # the 'processing' row is skipped
-    assert first.status == "error" and first.error_type == "server_error" and first.retry_count == 2
-    assert second.fallback_index == 1 and second.cache_hit and second.cache_kind == "semantic"
-    assert second.usage.cache_read_tokens == 4 and second.segments == {"team": "ops"}
+    assert first.status == "error"
+    assert first.error_type == "server_error"
+    assert first.retry_count == 2
+    assert second.fallback_index == 1
+    assert second.cache_hit
+    assert second.cache_kind == "semantic"
+    assert second.usage.cache_read_tokens == 4
+    assert second.segments == {"team": "ops"}
     (trace,) = list(read_traces(path))
     audit = audit_traces([trace]).traces[0]
     assert {f.code for f in audit.flags} == {"retry", "step_error", "fallback", "cache_hit"}

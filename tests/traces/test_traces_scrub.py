@@ -68,8 +68,10 @@ def test_placeholders_are_consistent_and_never_collide() -> None:
 
 
 def test_checksums_reject_lookalikes() -> None:
-    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
-    assert iban_ok("DE89370400440532013000") and not iban_ok("DE89370400440532013001")
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+    assert iban_ok("DE89370400440532013000")
+    assert not iban_ok("DE89370400440532013001")
     s = ScrubSession()
     text = "order 4111111111111112 ref DE89370400440532013001 date 2026-05-01 ssn 000-12-3456"
     assert s.scrub_text(text) == text
@@ -154,14 +156,16 @@ def test_no_planted_value_appears_in_any_output_file(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr
         for v in (v for vals in values.values() for v in vals):
-            assert v not in proc.stdout and v not in proc.stderr
+            assert v not in proc.stdout
+            assert v not in proc.stderr
     files = sorted(outdir.iterdir())
     assert len(files) == 6
     blob = b"".join(f.read_bytes() for f in files)
     leaked = [v for vals in values.values() for v in vals if v.encode() in blob]
     assert leaked == []
     suite = (outdir / "suite.jsonl").read_text()
-    assert "<EMAIL_1>" in suite and "<IBAN_1>" in suite
+    assert "<EMAIL_1>" in suite
+    assert "<IBAN_1>" in suite
 
 
 def test_scrubbed_trace_is_required_downstream() -> None:
