@@ -144,16 +144,17 @@ async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0
     async with aiohttp.ClientSession(
         connector=connector, read_bufsize=2**20, auto_decompress=False
     ) as session:
+        # Long-lived objects go to the permanent generation, so a collection during the
+        # run only walks what the run itself allocated (shorter pauses of the loop). Done
+        # before t0 is fixed: a full collection can take tens of milliseconds.
+        gc.collect()
+        gc.freeze()
         t0 = t0_ns if t0_ns is not None else _mono() + int(lead_s * 1e9)
         t0_wall = time.time_ns() + (t0 - _mono())
         for raw, (_, off, _) in zip(raws, plan.items, strict=True):
             raw.planned_ns = t0 + off
         cpu0 = time.process_time()
         wall0 = _mono()
-        # Long-lived objects go to the permanent generation, so a collection during the
-        # run only walks what the run itself allocated (shorter pauses of the loop).
-        gc.collect()
-        gc.freeze()
         probe = asyncio.create_task(loop_lag_probe(lag, stop))
         try:
             async with asyncio.TaskGroup() as tg:

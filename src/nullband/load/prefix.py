@@ -226,9 +226,15 @@ def analyze_tenant(texts: Sequence[str], tok: Tokenizer, block_size: int) -> Ten
             if f is None:
                 continue
             new = True
-            at = texts[i].find(f.text)
-            pos = len(tok.encode(texts[i][: max(0, at)]))
-            found.setdefault(f.kind, []).append((pos, f.text))
+            hits_k = found.setdefault(f.kind, [])
+            if len(hits_k) < 25:  # the median position needs a sample, not every prompt
+                at = max(0, texts[i].find(f.text))
+                # the token index where the field starts, whatever the tokenizer merges:
+                # the first token that changes when only the field changes
+                other = texts[i][:at] + "#" + texts[i][at + len(f.text) :]
+                hits_k.append((_lcp(tokens[i], tok.encode(other)), f.text))
+            else:
+                hits_k.append((hits_k[0][0], f.text))
         if not new:
             break
         masked = [_mask(t, set(found)) for t in masked]
