@@ -59,14 +59,17 @@ def test_two_tenants_with_the_server_tokenizer(
 ) -> None:
     items = read_prompts(write(tmp_path))
     tok, notes = choose_tokenizer(f"{word_server.url}/tokenize", "m")
-    assert "server /tokenize" in tok.name and notes == []
+    assert "server /tokenize" in tok.name
+    assert notes == []
     rep = analyze_prompts(items, tok, block_size=16)
     fixed, templ = rep.tenants["fixed"], rep.tenants["templated"]
     # words tokenizer: one token per word. Fixed: 300 shared tokens -> 18 full blocks (288)
     # hit for every prompt after the first; each prompt has 340 tokens.
     assert fixed.mean_tokens == 340
     assert fixed.hit_rate == pytest.approx((N - 1) * 288 / (N * 340), abs=0.005)
-    assert fixed.divergence_median == 300 and fixed.volatile == [] and fixed.fix is None
+    assert fixed.divergence_median == 300
+    assert fixed.volatile == []
+    assert fixed.fix is None
     # Templated: the timestamp is token 47, so only blocks 0-1 (32 tokens) are shared.
     length = 47 + 1 + 12 + 1 + 300 + 40
     assert templ.mean_tokens == length
@@ -78,7 +81,9 @@ def test_two_tenants_with_the_server_tokenizer(
     # Once both fields are out of the way the prompts share 47 + 12 + 300 tokens.
     assert templ.stable_prefix_tokens is not None
     assert abs(templ.stable_prefix_tokens - (47 + 12 + 300)) <= 2
-    assert templ.fix is not None and "after token" in templ.fix and "timestamp" in templ.fix
+    assert templ.fix is not None
+    assert "after token" in templ.fix
+    assert "timestamp" in templ.fix
     # moved to the end: about 22 shared blocks (352 tokens) of ~389
     assert templ.hit_rate_after_fix is not None
     assert templ.hit_rate_after_fix == pytest.approx((N - 1) * 352 / (N * length), abs=0.03)
@@ -86,12 +91,15 @@ def test_two_tenants_with_the_server_tokenizer(
 
 def test_byte_fallback_is_named_and_still_finds_the_field(tmp_path: Path) -> None:
     tok, notes = choose_tokenizer("http://127.0.0.1:9/tokenize", None)
-    assert isinstance(tok, ByteTokenizer) and notes and "did not answer" in notes[0]
+    assert isinstance(tok, ByteTokenizer)
+    assert notes
+    assert "did not answer" in notes[0]
     rep = analyze_prompts(read_prompts(write(tmp_path)), tok, block_size=16)
     templ = rep.tenants["templated"]
     # the timestamps differ first in the seconds digits: byte len(PREAMBLE) + 1 + 17
     first_diff = len(PREAMBLE) + 1 + len("2026-05-26T10:00:0")
-    assert templ.divergence_min is not None and templ.divergence_min >= first_diff - 1
+    assert templ.divergence_min is not None
+    assert templ.divergence_min >= first_diff - 1
     assert templ.volatile[0].kind == "timestamp"
     assert templ.volatile[0].token_position == len(PREAMBLE) + 1  # bytes before the field
     assert "bytes" in rep.tokenizer
@@ -103,6 +111,9 @@ def test_cli_prefix_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         main(["prefix", str(write(tmp_path)), "--json", str(out)])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    assert "tokenizer bytes" in text and "volatile timestamp" in text and "fix: move" in text
+    assert "tokenizer bytes" in text
+    assert "volatile timestamp" in text
+    assert "fix: move" in text
     data = orjson.loads(out.read_bytes())
-    assert data["schema_version"] == 1 and data["kind"] == "prefix_report"
+    assert data["schema_version"] == 1
+    assert data["kind"] == "prefix_report"

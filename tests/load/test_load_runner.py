@@ -36,17 +36,21 @@ def test_cli_run_writes_files_and_exit_code_follows_validity(
               "8", "--prompt-tokens", "16", "--seed", "4", "--out", str(out)])  # fmt: skip
     s = read_summary(out)
     assert exc.value.code == (4 if s.validity.verdict == "INVALID" else 0)
-    assert s.schema_version == 1 and s.kind == "load_run" and s.schedule.seed == 4
+    assert s.schema_version == 1
+    assert s.kind == "load_run"
+    assert s.schedule.seed == 4
     recs = read_records(out)
     assert len(recs) == s.counts["planned"] == s.counts["ok"]
     assert all(r.completion_tokens == 8 and r.finish_reason == "length" for r in recs)
     # server-side figures: the counters moved by exactly this run's requests
-    assert s.server is not None and s.server.status == "ok"
+    assert s.server is not None
+    assert s.server.status == "ok"
     assert s.server.counters["requests_succeeded"] == len(recs)
     assert s.server.counters["generation_tokens"] == 8 * len(recs)
     assert s.server.histograms["ttft"].count == len(recs)
     text = capsys.readouterr().out
-    assert "ttft" in text and "goodput (ttft_ms<=1000)" in text
+    assert "ttft" in text
+    assert "goodput (ttft_ms<=1000)" in text
     # report recomputes goodput with another SLO from requests.jsonl
     with pytest.raises(SystemExit):
         main(["load", "report", str(out), "--slo", "ttft=0.001"])
@@ -62,7 +66,8 @@ def test_cli_invalid_run_exits_4_and_says_why(
               "constant", "--output-tokens", "32", "--out", str(tmp_path / "r")])  # fmt: skip
     assert exc.value.code == 4
     text = capsys.readouterr().out
-    assert "INVALID - client-limited" in text and "--procs 2" in text
+    assert "INVALID - client-limited" in text
+    assert "--procs 2" in text
 
 
 def test_eval_config_target_and_bad_inputs(tmp_path: Path) -> None:
@@ -97,10 +102,12 @@ def test_two_processes_share_one_schedule(fast_server: SubprocessServer) -> None
     for r, p in zip(recs, sch.requests, strict=True):
         assert r.planned_ns == round(p.offset_s * 1e9)
     assert all(r.status == "ok" for r in recs)
-    assert res.summary.client.procs == 2 and len(res.summary.client.cpu_share) == 2
+    assert res.summary.client.procs == 2
+    assert len(res.summary.client.cpu_share) == 2
     # both shards sent on the same clock: sends are close to plan (generous: shared machine)
     lags = [(r.send_ns - r.planned_ns) / 1e6 for r in recs if r.send_ns]
-    assert min(lags) >= 0 and sorted(lags)[len(lags) // 2] < 50
+    assert min(lags) >= 0
+    assert sorted(lags)[len(lags) // 2] < 50
 
 
 def test_metrics_parsing_sums_labels_and_maps_old_names() -> None:
@@ -139,4 +146,5 @@ def test_summary_json_is_plain_json(fast_server: SubprocessServer, tmp_path: Pat
     assert data["latency_ms"]["ttft"]["quantiles"]["p99"]["status"] == "upper_unbounded"
     line = orjson.loads((out / "requests.jsonl").read_bytes().splitlines()[0])
     # three tokens, then the finish chunk (an event with choices but no token)
-    assert line["event_tokens"] == [1, 1, 1, 0] and len(line["event_us"]) == 4
+    assert line["event_tokens"] == [1, 1, 1, 0]
+    assert len(line["event_us"]) == 4
