@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from nullband.compare.gate_config import load_gate
+from nullband.compare.run import run_comparison
 from nullband.judges.audit import JudgeAudit
 from nullband.judges.trust import check_judges_for_gate
+from nullband.records import ResultRow
 
 pytestmark = pytest.mark.slow
 
@@ -116,5 +119,12 @@ def test_embedded_model_audit_is_honest_and_untrusted(tmp_path: Path) -> None:
     # the consistency reported is what the both-order verdicts show, whatever it is
     assert pos.consistency.value is not None
     assert pos.consistency.value < audit.floors.min_position_consistency  # type: ignore[operator]
-    gate = check_judges_for_gate(raw, metric="judge_pairwise")
-    assert gate.decision == "invalid"
+    assert check_judges_for_gate(raw, metric="judge_pairwise").decision == "invalid"
+    # and a real comparison gate on a metric from this judge is INVALID (exit 4)
+    gate = load_gate(Path(__file__).resolve().parents[2] / "examples/judges/gate-judge.yaml")
+    gate = gate.model_copy(update={"judge": gate.judge.model_copy(update={"judges": []})})
+    rows = [ResultRow(case_id=f"c{i}", scores={"judge_pairwise": float(i % 2)}) for i in range(30)]
+    cmp = run_comparison(rows, rows, gate=gate, judge_audit=raw, resamples=200)
+    assert cmp.gate is not None
+    assert cmp.gate.decision == "INVALID"
+    assert cmp.gate.exit_code == 4
