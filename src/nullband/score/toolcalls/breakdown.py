@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
+from nullband.errors import NullbandError
 from nullband.records import ModelInfo, Record, ResultRow
 from nullband.score.toolcalls.match import GoldShapeError, compile_gold, match_calls
 from nullband.score.toolcalls.parse import decode_call, tool_schemas
@@ -37,11 +38,10 @@ from nullband.score.trajectory import (
     gold_parts,
     recovery_events,
 )
-from nullband.stats import MetricKind, PairedSummary, bootstrap_mean, paired_summary
+from nullband.stats import PairedSummary, bootstrap_mean
 from nullband.suite.case import Case
 
 SIGNALS = ("selection", "arg_f1", "recovery", "length_delta", "pass")
-BINARY = {"pass"}
 
 
 @dataclass(slots=True)
@@ -65,13 +65,19 @@ def tool_rows(
     scorer: ToolCallScorer | None = None,
     trajectory: TrajectoryScorer | None = None,
 ) -> list[ResultRow]:
-    """Per-tool rows of one record (none for error records or cases without tool gold)."""
-    if record.status != "ok":
-        return []
+    """Per-tool rows of one record (none for cases without tool-call gold).
+
+    A failed call (status "error") gives one row per gold tool with ``error`` set and no
+    scores, so the comparison engine can count it as a failure or leave the case out.
+    """
     sc = scorer or ToolCallScorer()
     acc: dict[str, _Acc] = defaultdict(_Acc)
     try:
-        if _is_trajectory(case):
+        if record.status != "ok":
+            gold_dicts = gold_parts(case.expected)[0] if _is_trajectory(case) else case.expected
+            for g in compile_gold(gold_dicts, tool_schemas(case.tools), sc.options):
+                acc[g.name].gold += 1
+        elif _is_trajectory(case):
             tr = trajectory or TrajectoryScorer()
             gold_dicts, _, _ = gold_parts(case.expected)
             gold = (
@@ -112,6 +118,21 @@ def tool_rows(
         fingerprint=record.provenance.fingerprint,
     )
     for tool, a in sorted(acc.items()):
+        if record.status != "ok":
+            rows.append(
+                ResultRow(
+                    case_id=f"{case.id}::{tool}",
+                    case_hash=record.case_hash,
+                    epoch=record.epoch,
+                    segments={**case.segments, "tool": tool},
+                    weight=case.weight,
+                    adversarial=case.adversarial,
+                    cluster=case.cluster or case.id,
+                    model=model,
+                    error=record.error or "call failed",
+                )
+            )
+            continue
         scores: dict[str, float | None] = {
             "selection": a.right / a.gold if a.gold else None,
             "arg_f1": sum(a.f1s) / len(a.f1s) if a.f1s else None,
@@ -166,7 +187,17 @@ class ToolDelta(BaseModel):
 
     tool: str = Field(description="Tool name, or '(all)'.")
     metric: str = Field(description="Signal name.")
-    summary: PairedSummary = Field(description="The paired comparison (means, delta, interval, p).")
+    summary: PairedSummary | None = Field(
+        description="The paired comparison (means, delta, interval, p); null when impossible."
+    )
+    p_adjusted: float | None = Field(
+        default=None, description="Holm-adjusted p across the tools (null for '(all)')."
+    )
+    low_confidence: bool = Field(
+        default=False, description="Fewer paired rows than min_cases: shown, not to be trusted."
+    )
+    n_tools: int | None = Field(default=None, description="Tools compared (on '(all)').")
+    reason: str | None = Field(default=None, description="Why there is no summary.")
 
 
 def _by_tool(rows: Sequence[ResultRow]) -> dict[str, list[ResultRow]]:
@@ -230,17 +261,6 @@ def summarize(
     return out
 
 
-def _case_means(rows: Sequence[ResultRow], metric: str) -> dict[str, tuple[float, str]]:
-    sums: dict[str, list[float]] = defaultdict(list)
-    cluster: dict[str, str] = {}
-    for r in rows:
-        v = r.scores.get(metric)
-        if v is not None:
-            sums[r.case_id].append(float(v))
-            cluster[r.case_id] = r.cluster or r.case_id
-    return {k: (sum(v) / len(v), cluster[k]) for k, v in sums.items()}
-
-
 def compare_tools(
     baseline: Sequence[ResultRow],
     candidate: Sequence[ResultRow],
@@ -249,30 +269,48 @@ def compare_tools(
     confidence: float = 0.95,
     resamples: int = 10_000,
     seed: int = 0,
+    min_cases: int = 20,
 ) -> list[ToolDelta]:
-    """Paired per-tool deltas (candidate - baseline) of each signal.
+    """Paired per-tool deltas (candidate - baseline) of each signal, by the comparison
+    engine (:func:`nullband.compare.compare_rows` with ``by=["tool"]``).
 
-    Rows pair by ``case_id`` (``case::tool``) after averaging epochs; only rows with a
-    value on both sides count. The "(all)" rows resample whole cases (clusters).
+    Rows pair by ``case_id`` (``case::tool``), epochs averaged per case; the "(all)" line
+    is the engine's overall result, which resamples whole cases (the row's cluster). Tools
+    with fewer than ``min_cases`` paired rows are flagged low-confidence; p-values are
+    Holm-adjusted across tools. A signal with no value on a side gives one "(all)" line
+    with the reason.
     """
-    a_groups, b_groups = _by_tool(baseline), _by_tool(candidate)
-    out = []
-    for tool in sorted(set(a_groups) & set(b_groups)):
-        for m in metrics:
-            a, b = _case_means(a_groups[tool], m), _case_means(b_groups[tool], m)
-            keys = sorted(set(a) & set(b))
-            av = np.array([a[k][0] for k in keys])
-            bv = np.array([b[k][0] for k in keys])
-            clusters = np.array([a[k][1] for k in keys]) if tool == "(all)" else None
-            kind: MetricKind = "binary" if m in BINARY else "continuous"
-            s = paired_summary(
-                av,
-                bv,
-                clusters=clusters,
+    from nullband.compare import compare_rows
+
+    out: list[ToolDelta] = []
+    for m in metrics:
+        try:
+            cmp = compare_rows(
+                baseline,
+                candidate,
+                metric=m,
+                by=["tool"],
                 confidence=confidence,
                 resamples=resamples,
                 seed=seed,
-                kind=kind,
+                min_cases=min_cases,
             )
-            out.append(ToolDelta(tool=tool, metric=m, summary=s))
+        except NullbandError as exc:
+            out.append(
+                ToolDelta(tool="(all)", metric=m, summary=None, reason=f"{m}: {exc.message}")
+            )
+            continue
+        out.append(
+            ToolDelta(tool="(all)", metric=m, summary=cmp.overall, n_tools=len(cmp.segments))
+        )
+        for seg in cmp.segments:
+            out.append(
+                ToolDelta(
+                    tool=seg.segment,
+                    metric=m,
+                    summary=PairedSummary.model_validate(seg.model_dump(), from_attributes=False),
+                    p_adjusted=seg.p_adjusted,
+                    low_confidence=seg.low_confidence,
+                )
+            )
     return out

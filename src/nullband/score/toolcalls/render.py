@@ -34,24 +34,43 @@ def signals_table(rows: Sequence[SignalSummary], metrics: Sequence[str]) -> Tabl
 
 
 def deltas_table(deltas: Sequence[ToolDelta], baseline: str, candidate: str) -> Table:
-    """One line per (tool, signal): both means, the paired delta with its interval, p."""
+    """One line per (signal, tool): both means, the paired delta with its interval, p and
+    the Holm-adjusted p across tools. A bold delta's interval excludes 0; "(low n)" marks
+    tools with fewer paired rows than min_cases."""
     table = Table(title=f"Per-tool paired deltas: {candidate} - {baseline}")
-    for col in ("tool", "signal", "n", baseline, candidate, "delta", "interval", "p", "test"):
+    cols = (
+        "signal",
+        "tool",
+        "n",
+        baseline,
+        candidate,
+        "delta",
+        "interval",
+        "p",
+        "p (Holm)",
+        "test",
+    )
+    for col in cols:
         table.add_column(col, justify="left" if col in ("tool", "signal", "test") else "right")
     for d in deltas:
         s = d.summary
+        if s is None:
+            table.add_row(d.metric, d.tool, "0", "", "", "—", "", "", "", d.reason or "")
+            continue
         delta = _num(s.delta)
         if s.delta_ci is not None and (s.delta_ci[0] > 0 or s.delta_ci[1] < 0):
             delta = f"[bold]{delta}[/bold]"
+        n = f"{s.n} (low n)" if d.low_confidence else str(s.n)
         table.add_row(
-            d.tool,
             d.metric,
-            str(s.n),
+            d.tool,
+            n,
             _num(s.baseline_mean),
             _num(s.candidate_mean),
             delta,
             _ci(s.delta_ci),
             _num(s.p_value, 4),
+            _num(d.p_adjusted, 4),
             s.test or (next(iter(s.unavailable.values()), "") if s.unavailable else ""),
         )
     return table
