@@ -55,12 +55,13 @@ def record_row(rec: Record) -> dict[str, Any]:
 
 
 def record_from_row(body: str, scores: str, score_reasons: str) -> Record:
-    """Rebuild a record from its body and score columns."""
-    rec = Record.model_validate_json(body)
-    # Written by record_row from validated dicts; no second validation needed.
-    rec.scores = orjson.loads(scores)
-    rec.score_reasons = orjson.loads(score_reasons)
-    return rec
+    """Rebuild a record from its body and score columns.
+
+    The body is a JSON object written without the score keys; they are spliced in so
+    that pydantic-core parses and validates the whole record in one pass.
+    """
+    text = f'{body[:-1]},"scores":{scores},"score_reasons":{score_reasons}}}'
+    return Record.model_validate_json(text)
 
 
 def case_meta_row(run_id: str, case_id: str, meta: dict[str, Any]) -> dict[str, Any]:
