@@ -1,4 +1,4 @@
-"""Child processes of a load run, started as ``python -m nullband.load._child ROLE``.
+"""Child processes of a load run: the pipe protocol and how to start them.
 
 Started with ``subprocess`` (not ``multiprocessing``) so that a user's script never gets
 re-imported in the child. Messages are length-prefixed pickles on stdin/stdout.
@@ -44,12 +44,12 @@ def recv(stream: IO[bytes]) -> Any:
 
 
 def spawn(*args: str) -> subprocess.Popen[bytes]:
-    """Start ``python -m nullband.load._child ARGS`` with this package on its path."""
+    """Start ``python -m nullband.load._childmain ARGS`` with this package on its path."""
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.Popen(
-        [sys.executable, "-m", "nullband.load._child", *args],
+        [sys.executable, "-m", "nullband.load._childmain", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
@@ -60,46 +60,3 @@ def wait_readable(stream: IO[bytes], timeout_s: float) -> bool:
     """True when ``stream`` has data (or EOF) within ``timeout_s``."""
     r, _, _ = select.select([stream], [], [], timeout_s)
     return bool(r)
-
-
-def _worker() -> None:
-    from nullband.load.engine import new_event_loop_runner, run_shard
-
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    plan = recv(inp)
-    send(out, "ready")
-    t0 = recv(inp)
-    with new_event_loop_runner() as runner:
-        res = runner.run(run_shard(plan, t0_ns=t0))
-    send(out, res)
-
-
-def _scrape(url: str, interval_s: float) -> None:
-    from nullband.load.scrape import scrape
-
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    snaps: list[Any] = []
-    errors = 0
-    send(out, "ready")
-    while not wait_readable(inp, interval_s):
-        snap = scrape(url)
-        if isinstance(snap, str):
-            errors += 1
-        else:
-            snaps.append(snap)
-    send(out, (snaps, errors))
-
-
-def main(argv: list[str]) -> None:
-    """Dispatch on the role."""
-    if argv[:1] == ["worker"]:
-        _worker()
-    elif argv[:1] == ["scrape"] and len(argv) == 3:
-        _scrape(argv[1], float(argv[2]))
-    else:
-        sys.stderr.write("usage: python -m nullband.load._child worker | scrape URL INTERVAL\n")
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
