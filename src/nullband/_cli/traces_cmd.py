@@ -390,6 +390,18 @@ def to_suite_cmd(
     only: Annotated[
         list[str] | None, typer.Option("--only", help="Audit verdicts to use (e.g. clean).")
     ] = None,
+    audit_config: Annotated[
+        Path | None, typer.Option("--audit-config", help="Audit config YAML for --only.")
+    ] = None,
+    tools: Annotated[
+        Path | None, typer.Option("--tools", help="Tool definitions for the --only audit.")
+    ] = None,
+    result_schemas: Annotated[
+        Path | None, typer.Option("--result-schemas", help="Result schemas for the --only audit.")
+    ] = None,
+    ground_truth: Annotated[
+        Path | None, typer.Option("--ground-truth", help="Ground truth for the --only audit.")
+    ] = None,
     judge: Annotated[
         str | None,
         typer.Option("--judge", help="Scorer for free-text cases (e.g. judge_pairwise)."),
@@ -414,9 +426,15 @@ def to_suite_cmd(
 
     ids = None
     if only:
-        from nullband.traces.pipeline import audit_file
+        from nullband.traces.pipeline import audit_file, load_audit_config
 
-        ids = audit_file(file, fmt=fmt).by_verdict(*only)  # type: ignore[arg-type]
+        cfg = load_audit_config(
+            audit_config,
+            tools_path=tools,
+            result_schemas_path=result_schemas,
+            ground_truth_path=ground_truth,
+        )
+        ids = audit_file(file, cfg, fmt=fmt).by_verdict(*only)  # type: ignore[arg-type]
     items, session = _scrubbed(file, fmt, presidio, ids)
     clusters = None
     if sample is not None:

@@ -133,12 +133,17 @@ async def embed_http(
                     f"{url} returned {len(results[i])} embeddings for {len(batches[i])} inputs"
                 )
 
-    async with (
-        aiohttp.ClientSession(headers=headers, timeout=timeout) as session,
-        asyncio.TaskGroup() as tg,
-    ):
-        for i in range(len(batches)):
-            tg.create_task(one(session, i))
+    try:
+        async with (
+            aiohttp.ClientSession(headers=headers, timeout=timeout) as session,
+            asyncio.TaskGroup() as tg,
+        ):
+            for i in range(len(batches)):
+                tg.create_task(one(session, i))
+    except* (aiohttp.ClientError, TimeoutError) as eg:
+        raise TargetError(f"embeddings endpoint {url} failed: {eg.exceptions[0]!r}") from None
+    except* TargetError as eg:
+        raise eg.exceptions[0] from None
     flat = [row for batch in results for row in batch]
     return _normalize(np.asarray(flat, dtype=np.float64))
 
