@@ -158,6 +158,6 @@ def test_http_embeddings_error_is_clear() -> None:
     traces = _intent_corpus(seed=3)[:3]
     with (
         TestServer() as srv,
-        pytest.raises(TargetError, match="embeddings endpoint .* answered 404"),
+        pytest.raises(TargetError, match=r"embeddings endpoint .* answered 404"),
     ):
         embed_traces_http(traces, base_url=srv.base_url + "/nope", model="m")
