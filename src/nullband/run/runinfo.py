@@ -8,6 +8,8 @@ from nullband.errors import StoreError, UsageError
 from nullband.run.plan import Plan
 from nullband.store.base import RunInfo, Store
 
+_CASE_SLICE = 2000
+
 
 def run_info(plan: Plan, run_id: str) -> RunInfo:
     """A fresh RunInfo for ``plan`` (status running)."""
@@ -62,7 +64,11 @@ def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInf
     if created:
         write_cases = getattr(store, "write_cases", None)
         if write_cases is not None:
-            write_cases(run_id, plan.cases)
+            # In slices, so a 100k-case suite never holds every serialised body at once.
+            for i in range(0, len(plan.cases), _CASE_SLICE):
+                write_cases(run_id, plan.cases[i : i + _CASE_SLICE])
     else:
         store.set_status(run_id, "running", None)
+    # The caller needs the id and whether it resumed; drop the (large) case table.
+    existing.cases = {}
     return existing, not created

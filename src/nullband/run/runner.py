@@ -27,7 +27,7 @@ from nullband._ids import new_run_id
 from nullband.config.models import EvalConfig, ScorerSpec
 from nullband.errors import NullbandError, UsageError
 from nullband.records import Record
-from nullband.run.calls import call_case, record_from_outcome, score
+from nullband.run.calls import Scoring, call_case, record_from_outcome
 from nullband.run.metrics import RunMetrics
 from nullband.run.plan import Plan, Shard, load_plan
 from nullband.run.progress import RunProgress
@@ -66,7 +66,7 @@ class _Run:
         self.executor = executor
         self.run_id = run_id
         self.budget = budget
-        self.scorers = scorers
+        self.scoring = Scoring(scorers)
         self.metrics = metrics
         self.stop_reason: RunStatus | None = None
         self.signals = 0
@@ -143,7 +143,7 @@ class _Run:
                 epoch=epoch,
                 messages=messages,
             )
-            await score(case, rec, self.scorers)
+            await self.scoring.apply(case, rec)
             if self.metrics is not None:
                 self.metrics.observe(target, out)
             await writer.put(rec)

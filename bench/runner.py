@@ -1,0 +1,197 @@
+"""Runner throughput and memory, side by side with a raw aiohttp loop (the floor).
+
+Figures:
+- requests/s and client CPU per request (process CPU time / requests) of a minimal raw
+  aiohttp client loop and of ``run_eval`` (every record durably stored in SQLite with
+  synchronous=FULL), each sending N requests at concurrency C to the test server with
+  zero latency. The server runs in a separate process, so its CPU is not counted.
+- peak memory (ru_maxrss of the runner process) of a 100,000-case run.
+
+Usage: .venv/bin/python bench/runner.py [--requests 10000] [--concurrency 128]
+       [--rounds 3] [--memory-cases 100000] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from nullband.config import EvalConfig
+from nullband.run.runner import run_eval
+from nullband.store import open_store
+from nullband.testserver.subprocess import SubprocessServer
+
+
+def write_suite(folder: Path, n: int) -> Path:
+    path = folder / "suite.jsonl"
+    with path.open("w") as fh:
+        for i in range(n):
+            fh.write(f'{{"id": "c{i:06d}", "prompt": "echo {i}", "expected": "echo {i}"}}\n')
+    return path
+
+
+async def floor(base_url: str, n: int, conc: int) -> tuple[float, float]:
+    """The floor: raw aiohttp, one pooled session, parse each JSON body, nothing stored."""
+    url = base_url + "/chat/completions"
+    connector = aiohttp.TCPConnector(limit=conc)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        todo = iter(range(n))
+
+        async def worker() -> None:
+            for i in todo:
+                body = orjson.dumps(
+                    {
+                        "model": "m-2026-01-01",
+                        "messages": [{"role": "user", "content": f"echo {i}"}],
+                    }
+                )
+                async with session.post(
+                    url, data=body, headers={"Content-Type": "application/json"}
+                ) as resp:
+                    data = orjson.loads(await resp.read())
+                    assert data["choices"][0]["message"]["content"] == f"echo {i}"
+
+        c0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def eval_config(folder: Path, base_url: str, conc: int) -> EvalConfig:
+    return EvalConfig.model_validate(
+        {
+            "suite": "suite.jsonl",
+            "targets": [
+                {
+                    "name": "cand",
+                    "base_url": base_url,
+                    "model": "m-2026-01-01",
+                    "concurrency": conc,
+                    "timeout_s": 30,
+                }
+            ],
+            "scorers": ["exact"],
+            "store": str(folder / "runs.db"),
+        }
+    )
+
+
+def _remove_store(folder: Path) -> None:
+    for p in folder.glob("runs.db*"):
+        p.unlink()
+
+
+async def runner(
+    folder: Path, base_url: str, conc: int, n: int, *, profile: bool = False
+) -> tuple[float, float]:
+    cfg = eval_config(folder, base_url, conc)
+    db = folder / "runs.db"
+    _remove_store(folder)
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    c0, t0 = time.process_time(), time.perf_counter()
+    summary = await run_eval(cfg, config_path=folder / "config.yaml", progress=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if prof is not None:
+        import pstats
+
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    assert summary.ok == n, summary
+    with open_store(db) as store:
+        assert len(store.completed_keys(summary.run_id)) == n  # all durably stored
+    return wall, cpu
+
+
+def memory_child(folder: str, base_url: str, conc: int) -> None:
+    """Run a whole config in this (child) process and print its peak RSS."""
+    cfg = eval_config(Path(folder), base_url, conc)
+    summary = asyncio.run(run_eval(cfg, config_path=Path(folder) / "config.yaml", progress=False))
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(
+        json.dumps({"ok": summary.ok, "elapsed_s": summary.elapsed_s, "peak_mb": peak_kib / 1024})
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=10_000)
+    ap.add_argument("--concurrency", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory-cases", type=int, default=100_000)
+    ap.add_argument("--profile", action="store_true", help="cProfile one runner round")
+    ap.add_argument("--memory-child", nargs=2, metavar=("FOLDER", "BASE_URL"))
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child[0], args.memory_child[1], args.concurrency)
+        return 0
+    n, conc = args.requests, args.concurrency
+    with tempfile.TemporaryDirectory() as tmp, SubprocessServer([]) as srv:
+        folder = Path(tmp)
+        write_suite(folder, n)
+        print(f"server: separate process, zero latency, {srv.base_url}")
+        print(f"{n} requests at concurrency {conc}; {os.cpu_count()} CPUs (shared machine)")
+        asyncio.run(floor(srv.base_url, 500, conc))  # warm up both sides
+        results: dict[str, list[tuple[float, float]]] = {"floor": [], "runner": []}
+        for r in range(args.rounds):
+            results["floor"].append(asyncio.run(floor(srv.base_url, n, conc)))
+            results["runner"].append(
+                asyncio.run(runner(folder, srv.base_url, conc, n, profile=args.profile and r == 0))
+            )
+            f, u = results["floor"][-1], results["runner"][-1]
+            print(
+                f"round {r + 1}: floor {n / f[0]:,.0f} req/s ({f[1] / n * 1e3:.3f} ms CPU/req); "
+                f"runner {n / u[0]:,.0f} req/s ({u[1] / n * 1e3:.3f} ms CPU/req)"
+            )
+        if args.rounds:
+            med = {k: statistics.median(n / w for w, _ in v) for k, v in results.items()}
+            cpu = {k: statistics.median(c / n * 1e3 for _, c in v) for k, v in results.items()}
+            print(
+                f"median: floor {med['floor']:,.0f} req/s, {cpu['floor']:.3f} ms CPU/req; "
+                f"runner {med['runner']:,.0f} req/s, {cpu['runner']:.3f} ms CPU/req; "
+                f"runner/floor = {med['runner'] / med['floor']:.0%}"
+            )
+        if args.memory_cases:
+            mem = folder / "mem"
+            mem.mkdir()
+            write_suite(mem, args.memory_cases)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--memory-child",
+                    str(mem),
+                    srv.base_url,
+                    "--concurrency",
+                    str(conc),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"memory: {res['ok']:,} cases in {res['elapsed_s']:.1f} s, "
+                f"peak RSS of the runner process {res['peak_mb']:.0f} MB"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
