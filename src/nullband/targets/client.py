@@ -26,6 +26,7 @@ import orjson
 from nullband.config.models import RetryConfig
 from nullband.errors import UsageError
 from nullband.records import Attempt, ErrorClass, Provenance, ToolCall, Usage
+from nullband.targets._fast import build
 from nullband.targets.budget import Budget
 from nullband.targets.config import TargetConfig
 from nullband.targets.gateways import GatewayInfo, model_matches, profile_for
@@ -223,14 +224,17 @@ class TargetClient:
             if isinstance(result, _Failure):
                 failure = result
                 attempts.append(
-                    Attempt.model_construct(
-                        n=n,
-                        started_at=started,
-                        latency_s=latency,
-                        status=result.status,
-                        error_class=result.error_class,
-                        error=result.error,
-                        retry_after_s=result.retry_after_s,
+                    build(
+                        Attempt,
+                        {
+                            "n": n,
+                            "started_at": started,
+                            "latency_s": latency,
+                            "status": result.status,
+                            "error_class": result.error_class,
+                            "error": result.error,
+                            "retry_after_s": result.retry_after_s,
+                        },
                     )
                 )
                 if not result.retryable or n == max_attempts:
@@ -239,21 +243,24 @@ class TargetClient:
                 continue
             comp, resp_headers, ttft, status = result
             attempts.append(
-                Attempt.model_construct(
-                    n=n,
-                    started_at=started,
-                    latency_s=latency,
-                    status=status,
-                    error_class=None,
-                    error=None,
-                    retry_after_s=None,
+                build(
+                    Attempt,
+                    {
+                        "n": n,
+                        "started_at": started,
+                        "latency_s": latency,
+                        "status": status,
+                        "error_class": None,
+                        "error": None,
+                        "retry_after_s": None,
+                    },
                 )
             )
             return self._success(comp, resp_headers, ttft, latency, attempts, rhash)
         assert failure is not None
         return CallOutcome(
             status="error",
-            provenance=Provenance.model_construct(requested=self.target.model),
+            provenance=Provenance(requested=self.target.model),
             request_hash=rhash,
             attempts=attempts,
             error=f"{failure.error} (after {len(attempts)} attempt(s))",
@@ -274,20 +281,26 @@ class TargetClient:
         mismatch = not model_matches(target.model, comp.model) or not model_matches(
             target.model, gw.routed
         )
-        prov = Provenance.model_construct(
-            requested=target.model,
-            routed=gw.routed,
-            served=comp.model,
-            fingerprint=comp.fingerprint,
-            provider=gw.provider,
-            cache=gw.cache,
-            fallback=gw.fallback,
-            mismatch=mismatch,
+        prov = build(
+            Provenance,
+            {
+                "requested": target.model,
+                "routed": gw.routed,
+                "served": comp.model,
+                "fingerprint": comp.fingerprint,
+                "provider": gw.provider,
+                "cache": gw.cache,
+                "fallback": gw.fallback,
+                "mismatch": mismatch,
+            },
         )
-        usage = Usage.model_construct(
-            input_tokens=comp.input_tokens,
-            output_tokens=comp.output_tokens,
-            cached_tokens=comp.cached_tokens,
+        usage = build(
+            Usage,
+            {
+                "input_tokens": comp.input_tokens,
+                "output_tokens": comp.output_tokens,
+                "cached_tokens": comp.cached_tokens,
+            },
         )
         cost = target.prices.cost(comp.input_tokens, comp.output_tokens, comp.cached_tokens)
         return CallOutcome(
