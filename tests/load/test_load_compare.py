@@ -150,3 +150,39 @@ def test_weighted_bootstrap_quantiles_match_explicit_resamples() -> None:
         # oracle: build the resample explicitly and take the inverted-CDF quantile
         x = np.concatenate([run[j] for run in runs for j in picks[i]])
         assert fast[i] == np.quantile(x, 0.9, method="inverted_cdf")
+
+
+@pytest.mark.slow
+def test_cli_ab_interleaves_runs_and_fails_a_slower_candidate(tmp_path: Path) -> None:
+    import yaml
+
+    from nullband.load.files import read_summary
+    from nullband.testserver import SubprocessServer
+
+    # This test checks the A/B plumbing and the gate, not client precision (other tests
+    # do), so the validity limits are opened wide: the machine may be busy.
+    loose = {"dispatch_lag_p99_ms": 1e4, "late_fraction": 1.0, "arrival_rate_tolerance": 1.0,
+             "loop_lag_p99_ms": 1e4}  # fmt: skip
+    with (
+        SubprocessServer(["--ttft-ms", "20"]) as fast,
+        SubprocessServer(["--ttft-ms", "200"]) as slow,
+    ):
+        for name, srv in (("base", fast), ("cand", slow)):
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({
+                "target": {"name": name, "base_url": srv.base_url, "model": "m"},
+                "synthetic": {"rate": 20, "duration_s": 3, "output_tokens": 4,
+                              "prompt_tokens": 16},
+                "validity": loose,
+            }))  # fmt: skip
+        out = tmp_path / "ab"
+        with pytest.raises(SystemExit) as exc:
+            main(["load", "ab", str(tmp_path / "base.yaml"), str(tmp_path / "cand.yaml"),
+                  "--repeats", "2", "--out", str(out), "--resamples", "300",
+                  "--rule", "ttft.p99<=2s", "--rule", "ttft.p99<=+10%"])  # fmt: skip
+    assert exc.value.code == 1
+    order = ["baseline-1", "candidate-1", "baseline-2", "candidate-2"]
+    starts = [read_summary(out / d).started_at for d in order]
+    assert starts == sorted(starts)  # A B A B
+    assert len({read_summary(out / d).schedule.fingerprint for d in order}) == 1
+    data = (out / "compare.json").read_text()
+    assert '"decision": "FAIL"' in data

@@ -131,8 +131,9 @@ async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0
     sem = asyncio.Semaphore(plan.max_inflight) if plan.max_inflight else None
 
     async def one(raw: RawRequest) -> None:
-        nonlocal inflight
+        nonlocal inflight, peak
         inflight += 1
+        peak = max(peak, inflight)
         raw.inflight_at_send = inflight
         try:
             await stream_request(session, plan.url, plan.headers, raw, timeout)
@@ -166,8 +167,6 @@ async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0
                         await sem.acquire()
                     raw.dispatch_ns = _mono()
                     tg.create_task(one(raw))
-                    if inflight + 1 > peak:
-                        peak = inflight + 1
         finally:
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
