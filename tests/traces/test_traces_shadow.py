@@ -17,6 +17,17 @@ from nullband.traces.shadow import field_scores, shadow_files
 FIELDS = ["vendor", "total", "currency", "vendor_tax_id"]
 
 
+def _answer(
+    g: dict[str, object], i: int, p_wrong: float, p_halluc: float, rng: np.random.Generator
+) -> dict[str, object]:
+    out = dict(g)
+    if rng.random() < p_wrong:
+        out["total"] = float(i) + 1
+    if g["vendor_tax_id"] is None and rng.random() < p_halluc:
+        out["vendor_tax_id"] = "FAKE"
+    return out
+
+
 def _logs(
     tmp_path: Path, n: int = 400, seed: int = 8
 ) -> tuple[Path, Path, Path, dict[str, np.ndarray]]:
@@ -42,15 +53,7 @@ def _logs(
         }
         gold.append({"trace_id": tid, "fields": g})
 
-        def answer(p_wrong: float, p_halluc: float) -> dict[str, object]:
-            out = dict(g)
-            if rng.random() < p_wrong:
-                out["total"] = float(i) + 1
-            if g["vendor_tax_id"] is None and rng.random() < p_halluc:
-                out["vendor_tax_id"] = "FAKE"
-            return out
-
-        pa, sa = answer(0.10, 0.01), answer(0.04, 0.08)
+        pa, sa = _answer(g, i, 0.10, 0.01, rng), _answer(g, i, 0.04, 0.08, rng)
         pl, sl = float(rng.lognormal(np.log(480), 0.4)), float(rng.lognormal(np.log(190), 0.3))
         pc, sc = 0.00042, 0.00012
         for rows, a, lat, cost in ((prim, pa, pl, pc), (shad, sa, sl, sc)):
