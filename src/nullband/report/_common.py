@@ -123,7 +123,9 @@ def facts(cmp: Comparison) -> list[tuple[str, str]]:
         ("resamples", str(cmp.resamples)),
         ("min cases per segment", str(cmp.min_cases)),
     ]
+    rate = is_rate(o)
+    if o.delta_ci_exact is not None:
+        out.append(("exact-bootstrap CI (B = infinity)", fmt_ci(o.delta_ci_exact, rate)))
     if o.mde is not None:
-        rate = is_rate(o)
         out.append(("MDE (80% power)", fmt_delta(o.mde, rate).lstrip("+")))
     return out

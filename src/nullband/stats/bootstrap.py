@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from scipy import stats as _st
 
+from nullband.stats._binary_fast import MAX_FFT_N, binary_pmf_fft, histogram_quantile
 from nullband.stats._engine import Replicates, ratio_replicates
 from nullband.stats._result import Interval, SeedLike, check_level, make_rng
 
@@ -157,7 +158,9 @@ def paired_binary_bootstrap(
 
     Resampling n cases with replacement is the same in distribution as drawing the four
     cell counts from Multinomial(n; n11/n, n10/n, n01/n, n00/n); only the discordant cells
-    move the difference, so a replicate is (n01* - n10*)/n.
+    move the difference, so a replicate is (n01* - n10*)/n. The law of n01* - n10* is
+    computed once by FFT and the B replicates are drawn as one multinomial histogram over
+    it (see ``_binary_fast``): the same distribution, in well under a millisecond.
 
     Args:
         baseline_only: n10, cases only the baseline passed.
@@ -174,19 +177,60 @@ def paired_binary_bootstrap(
     d = np.zeros(n)
     d[:baseline_only] = -1.0
     d[baseline_only : baseline_only + candidate_only] = 1.0
-    reps = ratio_replicates(d, None, resamples, rng)
     acc = _acceleration_ratio(d, None) if method == "bca" else 0.0
-    return _from_replicates(
-        reps,
+    if n > MAX_FFT_N or baseline_only + candidate_only == 0:
+        reps = ratio_replicates(d, None, resamples, rng)
+        return _from_replicates(
+            reps,
+            n=n,
+            confidence=confidence,
+            method=method,
+            acceleration=acc,
+            seed=s,
+            resamples=resamples,
+            label="paired-bootstrap",
+            keep=keep_replicates,
+        )
+    ks, pmf = binary_pmf_fft(baseline_only, candidate_only, n)
+    counts = rng.multinomial(resamples, pmf)
+    cum = np.cumsum(counts)
+    observed = candidate_only - baseline_only
+    name = f"paired-bootstrap-{method}"
+    mean = float(counts @ ks) / resamples
+    se = float(np.sqrt(max(float(counts @ (ks - mean) ** 2) / (resamples - 1), 0.0))) / n
+    values = np.repeat(ks, counts) / n if keep_replicates else None
+    alpha = 1.0 - confidence
+    levels = (alpha / 2, 1 - alpha / 2)
+    if method == "bca":
+        less = int(counts[ks < observed].sum())
+        equal = int(counts[ks == observed].sum())
+        prop = (less + 0.5 * equal) / resamples
+        if not 0.0 < prop < 1.0:
+            iv = Interval.unavailable(
+                "every resample fell on one side of the estimate: BCa bias correction is infinite",
+                level=confidence,
+                method=name,
+                n=n,
+                seed=s,
+            )
+            return BootstrapResult(observed / n, iv, se, "histogram", values)
+        z0 = float(_st.norm.ppf(prop))
+        adj = []
+        for zq in (_st.norm.ppf(levels[0]), _st.norm.ppf(levels[1])):
+            adj.append(float(_st.norm.cdf(z0 + (z0 + zq) / (1.0 - acc * (z0 + zq)))))
+        levels = (adj[0], adj[1])
+    lo = histogram_quantile(ks, cum, resamples, levels[0]) / n
+    hi = histogram_quantile(ks, cum, resamples, levels[1]) / n
+    iv = Interval(
+        lo=lo,
+        hi=hi,
+        level=confidence,
+        method=name,
         n=n,
-        confidence=confidence,
-        method=method,
-        acceleration=acc,
         seed=s,
         resamples=resamples,
-        label="paired-bootstrap",
-        keep=keep_replicates,
     )
+    return BootstrapResult(observed / n, iv, se, "histogram", values)
 
 
 def exact_binary_bootstrap_pmf(

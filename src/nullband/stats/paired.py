@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import stats as _st
 
+from nullband.stats._binary_fast import MAX_FFT_N, binary_pmf_fft, histogram_quantile
 from nullband.stats._result import SeedLike, check_level, finite_or_none, make_rng
 from nullband.stats.bootstrap import CIMethod, bootstrap_mean, paired_binary_bootstrap
 from nullband.stats.cluster import clustered_se
@@ -60,6 +61,11 @@ class PairedSummary(BaseModel):
     delta: float | None = Field(description="candidate_mean - baseline_mean.")
     delta_ci: list[float] | None = Field(description="Interval of the paired delta.")
     ci_method: str = Field(description="How delta_ci was made.")
+    delta_ci_exact: list[float] | None = Field(
+        default=None,
+        description="Binary only: the percentile interval of the exact (infinite-resample) "
+        "bootstrap, seed-free; delta_ci may differ from it by one 1/n step.",
+    )
     se: float | None = Field(description="Standard error of the delta (clustered when clustered).")
     df: float | None = Field(default=None, description="Degrees of freedom for t-based tests.")
     discordant: Discordant | None = Field(description="Discordant counts; null unless binary.")
@@ -202,6 +208,15 @@ def _binary(
         ).interval
         if not iv.available and iv.reason:
             unavailable["delta_ci"] = iv.reason
+    exact = None
+    if iv.method.startswith("paired-bootstrap-percentile") and n <= MAX_FFT_N:
+        ks, pmf = binary_pmf_fft(n10, n01, n)
+        cum = np.cumsum(pmf)
+        alpha = 1 - confidence
+        exact = [
+            histogram_quantile(ks, cum, 1, alpha / 2) / n,
+            histogram_quantile(ks, cum, 1, 1 - alpha / 2) / n,
+        ]
     mc = mcnemar(n10, n01)
     psi = (n10 + n01) / n
     delta = (n01 - n10) / n
@@ -222,6 +237,7 @@ def _binary(
         delta=delta,
         delta_ci=iv.as_list(),
         ci_method=iv.method,
+        delta_ci_exact=exact,
         se=se,
         df=None,
         discordant=Discordant(baseline_only=n10, candidate_only=n01),
