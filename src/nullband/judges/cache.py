@@ -7,7 +7,9 @@ question is not paid twice. Audits of self-consistency bypass the cache on purpo
 asking again is the measurement.
 
 Stored in one SQLite table in a file of its own (default ``.nullband/judge-cache.db``),
-so it works next to any store. Writes are committed before ``put`` returns.
+so it works next to any store. Writes are committed before ``put`` returns (WAL with
+``synchronous=NORMAL``: safe against a crash of the process; a power cut may lose the
+last few entries, which then are paid for again).
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ class JudgeCache:
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # a commit survives a crash of this process without an fsync per write; a
+            # power cut can lose the last entries, which only means paying for them again
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
             self._conn.commit()
         except sqlite3.Error as exc:
