@@ -89,10 +89,9 @@ def run(
 ) -> None:
     """Run an eval config against its targets and store every call.
 
-    Running again with an existing --run-id resumes: completed (case, target, epoch)
-    keys are never called again; failed or missing ones are. Exit codes: 0 completed,
-    3 stopped at the budget cap (raise it and resume), 130 interrupted (resume it),
-    2 bad input.
+    Running again with an existing --run-id resumes: completed (case, target, epoch) keys are never called again; failed or missing ones are. With --shard i/n, n processes given the same --run-id split the keys between them (use a PostgreSQL store to spread them over machines). Ctrl-C stops new calls and lets calls in flight finish (a second Ctrl-C abandons them); the run is resumable.
+
+    Exit codes: 0 completed, 3 stopped at the budget cap (raise it and resume), 130 interrupted (resume it), 2 bad input.
 
     Example: nullband run examples/config.yaml --run-id nightly-42 --shard 1/4
     """
@@ -150,9 +149,7 @@ def validate(
 ) -> None:
     """Check a config and its suites without calling any model.
 
-    Reports bad YAML, unknown fields, invalid suite lines, duplicate case ids and unset
-    key variables with file, line and field (exit 2), and warns about floating model
-    aliases such as 'gpt-4o' or '...-latest'.
+    Reports bad YAML, unknown fields, invalid suite lines, duplicate case ids and unset key variables with file, line and field (exit 2), and warns about floating model aliases such as 'gpt-4o' or '...-latest' (allow them with alias_allow or allow_alias).
 
     Example: nullband validate examples/config.yaml
     """
@@ -179,8 +176,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a file format.
 
-    config: the eval config (YAML); case: one suite line; results: one line of an
-    exported results file; record: one stored call.
+    config: the eval config (YAML); case: one suite line; results: one line of an exported results file; record: one stored call.
 
     Example: nullband schema config > eval-config.schema.json
     """

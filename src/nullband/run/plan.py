@@ -82,7 +82,9 @@ class Plan:
         cfg = self.config
         return content_hash(
             {
-                "targets": [[t.name, t.model, t.params, t.stream] for t in cfg.targets],
+                "targets": [
+                    [t.name, t.model, t.params, t.stream, t.system_prompt] for t in cfg.targets
+                ],
                 "epochs": cfg.epochs,
                 "scorers": [s.model_dump() for s in cfg.scorer_specs()],
                 "cases": [

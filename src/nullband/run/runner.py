@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,9 @@ from nullband.store.base import RunStatus, Store
 from nullband.targets.budget import Budget, BudgetExceeded
 from nullband.targets.client import TargetClient
 from nullband.targets.config import TargetConfig
+
+GRACE_S = 20.0
+"""After the first Ctrl-C or SIGTERM, calls in flight get this long to finish."""
 
 
 def _scorers_for(plan: Plan) -> list[AnyScorer]:
@@ -90,8 +94,20 @@ class _Run:
     def on_signal(self) -> None:
         self.signals += 1
         self.stop("interrupted")
-        if self.signals >= 2 and self.workers_task is not None:
-            self.workers_task.cancel()  # abandon calls in flight; committed records stay
+        if self.signals == 1:
+            sys.stderr.write(
+                f"stopping: no new calls; waiting up to {GRACE_S:g} s for calls in flight "
+                "(press Ctrl-C again to abandon them)\n"
+            )
+            asyncio.get_running_loop().call_later(GRACE_S, self.abandon)
+        else:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Cancel calls in flight; records already committed stay."""
+        if self.workers_task is not None and not self.workers_task.done():
+            self.signals = max(self.signals, 2)
+            self.workers_task.cancel()
 
     # -- committed batches ----------------------------------------------------------------
 
