@@ -88,7 +88,7 @@ def _v1_rows(run_id: str) -> tuple[dict[str, object], dict[str, object]]:
 
 def _check_upgraded(url: str, run_id: str) -> None:
     with open_store(url) as store:
-        assert store.schema_version() == LATEST == 3
+        assert store.schema_version() == LATEST == 4
         run = store.get_run(run_id)
         assert run is not None
         assert run.created_at == datetime(2026, 5, 1, 8, tzinfo=UTC)

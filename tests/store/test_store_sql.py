@@ -93,6 +93,23 @@ def test_spend_sums_cost_and_tokens_of_every_record(store: SqlStore) -> None:
     assert tokens == 4 * 120
 
 
+def test_spend_keeps_the_cost_of_calls_a_resume_replaced(store: SqlStore) -> None:
+    run = make_run()
+    store.create_run(run)
+    failed = make_record(run.run_id, "c1", status="error", served=None, cost=0.5, at=T0)
+    store.write_records([failed, make_record(run.run_id, "c2", cost=0.1, at=T0)])
+    retried = make_record(run.run_id, "c1", cost=0.25, at=T0 + timedelta(minutes=5))
+    store.write_records([retried])
+    usd, tokens = store.spend(run.run_id)
+    assert usd == pytest.approx(0.85)  # both calls of c1 were billed
+    assert tokens == 3 * 120
+    # Writing the same record again (same completion time) is not a new call.
+    store.write_records([retried])
+    assert store.spend(run.run_id)[0] == pytest.approx(0.85)
+    assert store.run_totals([run.run_id])[run.run_id]["usd"] == pytest.approx(0.85)
+    assert len(list(store.iter_records(run.run_id))) == 2
+
+
 def test_runs_create_get_list_status(store: SqlStore) -> None:
     older = make_run(created_at=T0)
     newer = make_run(created_at=T0 + timedelta(hours=1))

@@ -175,10 +175,26 @@ def _v3_time_index(conn: Connection) -> None:
     ).create(conn)
 
 
+def _v4_superseded_spend(conn: Connection) -> None:
+    """Keep the cost of calls whose records a resume replaced.
+
+    A failed call costs money (its attempts were billed); when a resume calls the case
+    again, the new record replaces the old one, and without these columns the old
+    record's cost and tokens vanished from ``spend``, so a resumed run could pass its
+    budget by what the failed calls had cost.
+    """
+    for ddl in (
+        "ALTER TABLE records ADD COLUMN superseded_cost_usd FLOAT NOT NULL DEFAULT 0",
+        "ALTER TABLE records ADD COLUMN superseded_tokens INTEGER NOT NULL DEFAULT 0",
+    ):
+        conn.execute(text(ddl))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base: runs and records", _v1_base),
     Migration(2, "run_cases with case bodies; records time index", _v2_run_cases),
     Migration(3, "records time index covers the paging key", _v3_time_index),
+    Migration(4, "records keep the spend of replaced calls", _v4_superseded_spend),
 ]
 """Every migration, in order. The last version is the schema this code reads and writes."""
 

@@ -77,6 +77,9 @@ records = Table(
     Column("scores", Text, nullable=False),
     Column("score_reasons", Text, nullable=False),
     Column("body", Text, nullable=False),
+    # Cost and tokens of earlier calls of this key that a resume replaced (v4).
+    Column("superseded_cost_usd", Float, nullable=False, server_default="0"),
+    Column("superseded_tokens", Integer, nullable=False, server_default="0"),
 )
 
 Index(

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -78,9 +79,20 @@ class SqlStore:
         cols = [c.name for c in table.columns if c.name not in keys] if only is None else only
         if not cols:
             return stmt.on_conflict_do_nothing(index_elements=list(keys))
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in cols}
-        )
+        set_: dict[str, Any] = {c: stmt.excluded[c] for c in cols}
+        if table is records:
+            # A record replaced by a new call (another completion time) hands its cost and
+            # tokens on: they were spent. Re-writing the same record hands on nothing.
+            c = records.c
+            same = c.created_at == stmt.excluded.created_at
+            set_["superseded_cost_usd"] = case(
+                (same, c.superseded_cost_usd), else_=c.superseded_cost_usd + c.cost_usd
+            )
+            set_["superseded_tokens"] = case(
+                (same, c.superseded_tokens),
+                else_=c.superseded_tokens + c.input_tokens + c.output_tokens,
+            )
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
     @contextmanager
     def _tx(self, action: str, *, write: bool, run_id: str | None = None) -> Iterator[Connection]:
@@ -383,13 +395,15 @@ class SqlStore:
             conn.execute(stmt, params)
 
     def spend(self, run_id: str) -> tuple[float, int]:
-        """(USD, input+output tokens) spent so far by a run's records."""
+        """(USD, input+output tokens) spent so far by a run's calls, replaced ones included."""
         r = records.c
         with self._tx("read spend", write=False, run_id=run_id) as conn:
             usd, tokens = conn.execute(
                 select(
-                    func.coalesce(func.sum(r.cost_usd), 0.0),
-                    func.coalesce(func.sum(r.input_tokens + r.output_tokens), 0),
+                    func.coalesce(func.sum(r.cost_usd + r.superseded_cost_usd), 0.0),
+                    func.coalesce(
+                        func.sum(r.input_tokens + r.output_tokens + r.superseded_tokens), 0
+                    ),
                 ).where(r.run_id == run_id)
             ).one()
         return float(usd), int(tokens)
@@ -409,8 +423,8 @@ class SqlStore:
                 r.served_model,
                 r.status,
                 func.count(),
-                func.coalesce(func.sum(r.cost_usd), 0.0),
-                func.coalesce(func.sum(r.input_tokens + r.output_tokens), 0),
+                func.coalesce(func.sum(r.cost_usd + r.superseded_cost_usd), 0.0),
+                func.coalesce(func.sum(r.input_tokens + r.output_tokens + r.superseded_tokens), 0),
             )
             .where(r.run_id.in_(list(run_ids)))
             .group_by(r.run_id, r.target, r.served_model, r.status)
