@@ -200,8 +200,8 @@ def audit_cmd(
     result = audit_file(file, cfg, fmt=fmt, engine=engine, processes=processes)  # type: ignore[arg-type]
     if report:
         with report.open("wb") as fh:
-            for a in result.traces:
-                fh.write(a.model_dump_json().encode() + b"\n")
+            for line in result.iter_json():
+                fh.write(line + b"\n")
     kept = None
     if keep or keep_out:
         verdicts = keep or ["clean"]

@@ -18,11 +18,10 @@ import orjson
 
 from nullband.traces.audit_models import (
     AuditConfig,
-    AuditFlag,
     AuditReport,
+    AuditRow,
     AuditSummary,
     ClassTiming,
-    TraceAudit,
     Verdict,
 )
 from nullband.traces.schema import Trace
@@ -246,75 +245,69 @@ def class_medians(
     return out
 
 
+def timing_limits(
+    medians: dict[tuple[str, str, str], ClassTiming], config: AuditConfig
+) -> dict[tuple[str, str, str], tuple[float, float, ClassTiming]]:
+    """Per class with a median: (slow limit, fast limit, the class)."""
+    f = config.timing_factor
+    return {
+        k: (f * c.median_ms, c.median_ms / f, c)
+        for k, c in medians.items()
+        if c.median_ms is not None
+    }
+
+
 def finalize(
     steps: list[StepFacts],
-    medians: dict[tuple[str, str, str], ClassTiming],
+    limits: dict[tuple[str, str, str], tuple[float, float, ClassTiming]],
     config: AuditConfig,
-) -> TraceAudit:
+) -> AuditRow:
     """The per-trace half of the audit: timing flags, the failure check and the verdict.
 
     ``steps`` are in input order; flags come out in start order.
     """
-    tc = trace_class(steps)
+    tc = trace_class(steps) or "-"
     found: list[tuple[float, int, str, str, str]] = []
     ignore = config.ignore
     f = config.timing_factor
+    last = steps[0]
     for s in steps:
-        for code, reason in s.flags:
-            found.append((s.ts, s.idx, code, s.step_id, reason))
+        if s.ts > last.ts or (s.ts == last.ts and s.idx > last.idx):
+            last = s
+        if s.flags:
+            for code, reason in s.flags:
+                found.append((s.ts, s.idx, code, s.step_id, reason))
         if s.duration is None:
             continue
-        timing = medians.get((tc or "-", s.kind, s.label))
-        if timing is None or timing.median_ms is None:
+        lim = limits.get((tc, s.kind, s.label))
+        if lim is None:
             continue
-        med = timing.median_ms
-        if s.duration > f * med:
+        if s.duration > lim[0]:
             if "slow_span" not in ignore:
-                found.append(
-                    (
-                        s.ts,
-                        s.idx,
-                        "slow_span",
-                        s.step_id,
-                        f"{s.duration:.0f} ms > {f:g} x median {med:.0f} ms of {timing.kind} {timing.label} in {timing.task_class}",
-                    )
-                )
-        elif config.flag_fast and s.duration < med / f and "fast_span" not in ignore:
-            found.append(
-                (
-                    s.ts,
-                    s.idx,
-                    "fast_span",
-                    s.step_id,
-                    f"{s.duration:.0f} ms < median {med:.0f} ms / {f:g}",
-                )
-            )
-    last = max(steps, key=lambda s: (s.ts, s.idx)) if steps else None
-    if last is not None and last.error and "trace_failed" not in ignore:
+                t = lim[2]
+                why = f"{s.duration:.0f} ms > {f:g} x median {t.median_ms:.0f} ms of {t.kind} {t.label} in {t.task_class}"
+                found.append((s.ts, s.idx, "slow_span", s.step_id, why))
+        elif config.flag_fast and s.duration < lim[1] and "fast_span" not in ignore:
+            why = f"{s.duration:.0f} ms < median {lim[2].median_ms:.0f} ms / {f:g}"
+            found.append((s.ts, s.idx, "fast_span", s.step_id, why))
+    if last.error and "trace_failed" not in ignore:
         found.append(
             (last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed")
         )
     verdict: Verdict = "clean"
-    flags: list[AuditFlag] = []
-    for _, _, code, step_id, reason in sorted(found, key=lambda x: (x[0], x[1])):
-        sev = config.verdict_of(code)
-        if _RANK[sev] > _RANK[verdict]:
-            verdict = sev
-        flags.append(
-            AuditFlag.model_construct(code=code, step_id=step_id, reason=reason, severity=sev)  # type: ignore[arg-type]
-        )
-    return TraceAudit.model_construct(
-        schema_version=1,
-        trace_id=steps[0].trace_id if steps else "",
-        task_class=tc,
-        verdict=verdict,
-        n_steps=len(steps),
-        flags=flags,
-    )
+    flags: list[tuple[str, str, str, str]] = []
+    if found:
+        found.sort(key=lambda x: (x[0], x[1]))
+        for _, _, code, step_id, reason in found:
+            sev = config.verdict_of(code)
+            if _RANK[sev] > _RANK[verdict]:
+                verdict = sev
+            flags.append((code, step_id, reason, sev))
+    return (steps[0].trace_id, trace_class(steps), verdict, len(steps), flags)
 
 
 def summarize(
-    audits: list[TraceAudit],
+    rows: list[AuditRow],
     medians: dict[tuple[str, str, str], ClassTiming],
     config: AuditConfig,
     engine: str,
@@ -322,13 +315,16 @@ def summarize(
     """Counts per verdict and per flag (a trace counts once per flag code)."""
     verdicts: dict[Verdict, int] = {"clean": 0, "noisy": 0, "corrupted": 0}
     flag_counts: dict[str, int] = {}
-    for a in audits:
-        verdicts[a.verdict] += 1
-        for code in {fl.code for fl in a.flags}:
-            flag_counts[code] = flag_counts.get(code, 0) + 1
+    n_steps = 0
+    for _, _, verdict, n, flags in rows:
+        verdicts[verdict] += 1  # type: ignore[index]
+        n_steps += n
+        if flags:
+            for code in {fl[0] for fl in flags}:
+                flag_counts[code] = flag_counts.get(code, 0) + 1
     return AuditSummary(
-        n_traces=len(audits),
-        n_steps=sum(a.n_steps for a in audits),
+        n_traces=len(rows),
+        n_steps=n_steps,
         verdicts=verdicts,
         flags=dict(sorted(flag_counts.items())),
         classes=sorted(medians.values(), key=lambda c: (c.task_class, c.kind, c.label)),
@@ -340,8 +336,9 @@ def summarize(
 def audit_groups(groups: list[list[StepFacts]], config: AuditConfig, engine: str) -> AuditReport:
     """Medians over all groups, then the per-trace verdicts and the summary."""
     medians = class_medians(groups, config)
-    audits = [finalize(g, medians, config) for g in groups]
-    return AuditReport(traces=audits, summary=summarize(audits, medians, config, engine))
+    limits = timing_limits(medians, config)
+    rows = [finalize(g, limits, config) for g in groups if g]
+    return AuditReport(rows, summarize(rows, medians, config, engine))
 
 
 def audit_traces(traces: Iterable[Trace], config: AuditConfig | None = None) -> AuditReport:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 AUDIT_SCHEMA_VERSION = 1
@@ -128,12 +130,64 @@ class AuditSummary(BaseModel):
         return self.verdicts.get(verdict, 0) / self.n_traces if self.n_traces else None
 
 
-class AuditReport(BaseModel):
-    """Per-trace audits plus the summary."""
+AuditRow = tuple[str, str | None, str, int, list[tuple[str, str, str, str]]]
+"""A compact per-trace audit: (trace id, task class, verdict, steps, [(code, step id,
+reason, severity)]). Reports keep rows and build :class:`TraceAudit` models on access."""
 
-    traces: list[TraceAudit] = Field(description="One audit per trace.")
-    summary: AuditSummary = Field(description="The totals.")
+
+class AuditReport:
+    """Per-trace audits plus the summary.
+
+    The rows are compact tuples (a million traces fit in little memory); ``traces``
+    builds the pydantic models on first access.
+    """
+
+    def __init__(self, rows: list[AuditRow], summary: AuditSummary) -> None:
+        self.rows = rows
+        self.summary = summary
+        self._models: list[TraceAudit] | None = None
+
+    @property
+    def traces(self) -> list[TraceAudit]:
+        """One :class:`TraceAudit` per trace."""
+        if self._models is None:
+            self._models = [row_to_audit(r) for r in self.rows]
+        return self._models
 
     def by_verdict(self, *verdicts: Verdict) -> set[str]:
         """Trace ids whose verdict is one of ``verdicts``."""
-        return {t.trace_id for t in self.traces if t.verdict in verdicts}
+        return {r[0] for r in self.rows if r[2] in verdicts}
+
+    def iter_json(self) -> Iterator[bytes]:
+        """One JSON line (a :class:`TraceAudit`) per trace, without building models."""
+        for tid, tc, verdict, n, flags in self.rows:
+            yield orjson.dumps(
+                {
+                    "schema_version": AUDIT_SCHEMA_VERSION,
+                    "trace_id": tid,
+                    "task_class": tc,
+                    "verdict": verdict,
+                    "n_steps": n,
+                    "flags": [
+                        {"code": c, "step_id": sid, "reason": why, "severity": sev}
+                        for c, sid, why, sev in flags
+                    ],
+                }
+            )
+
+
+def row_to_audit(row: AuditRow) -> TraceAudit:
+    """The :class:`TraceAudit` of a compact row."""
+    tid, tc, verdict, n, flags = row
+    return TraceAudit.model_validate(
+        {
+            "trace_id": tid,
+            "task_class": tc,
+            "verdict": verdict,
+            "n_steps": n,
+            "flags": [
+                {"code": c, "step_id": sid, "reason": why, "severity": sev}
+                for c, sid, why, sev in flags
+            ],
+        }
+    )
