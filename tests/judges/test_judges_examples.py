@@ -52,3 +52,38 @@ def test_example_judges_audit_as_documented(script: str, trusted: bool) -> None:
         assert result.judges[0].human.kappa.value == 0.0  # type: ignore[union-attr]
     decision = check_judges_for_gate(result, metric="judge_pairwise", judges=["judge-a"]).decision
     assert decision == ("ok" if trusted else "invalid")
+
+
+def test_example_panel_two_fair_judges_outvote_a_biased_one() -> None:
+    cfg = load_yaml_model(EXAMPLES / "panel.yaml", AuditConfig)
+    scripts = ["judge-fair.yaml", "judge-fair.yaml", "judge-first.yaml"]
+    servers = [TestServer(load_script(EXAMPLES / s)).start_in_thread() for s in scripts]
+    try:
+        judges = [
+            j.model_copy(update={"base_url": s.base_url})
+            for j, s in zip(cfg.judges, servers, strict=True)
+        ]
+        cfg = cfg.model_copy(
+            update={
+                "judges": judges,
+                "samples": 2,
+                "bootstrap": cfg.bootstrap.model_copy(update={"resamples": 300}),
+            }
+        )
+        result = asyncio.run(run_audit(cfg, base_dir=EXAMPLES))
+    finally:
+        for s in servers:
+            s.stop()
+    by_name = {e.judge: e for e in result.judges}
+    assert by_name["j-fair-1"].trust.trusted
+    assert not by_name["j-first"].trust.trusted
+    ens = result.ensemble
+    assert ens is not None
+    assert ens.min_agree == 2
+    # the two fair judges always agree, so no item is dropped and the panel is trusted
+    assert ens.dropped_share.value == 0.0
+    assert ens.human is not None
+    assert ens.human.kappa.value > 0.8  # type: ignore[operator]
+    assert result.trusted, result.untrusted_reasons
+    # the biased judge (always "tie" after both orders) pulls alpha below 1
+    assert ens.alpha["nominal"].value < 1.0  # type: ignore[operator]

@@ -81,6 +81,7 @@ class Judge:
         chat: the transport.
         cache: a :class:`JudgeCache`, or None for no caching.
         params: sampling params sent with every call (e.g. temperature).
+        usage: an accounting object to keep adding to (default: a new one).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class Judge:
         chat: ChatFn,
         cache: JudgeCache | None = None,
         params: dict[str, Any] | None = None,
+        usage: JudgeUsage | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -101,7 +103,7 @@ class Judge:
         self.params = dict(params or {})
         # updated from many tasks of one event loop; each update runs between awaits,
         # so no lock is needed
-        self.usage = JudgeUsage(judge=name, model=model)
+        self.usage = usage if usage is not None else JudgeUsage(judge=name, model=model)
 
     async def ask(
         self,

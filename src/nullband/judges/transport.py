@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from nullband.judges.cache import JudgeCache
-from nullband.judges.call import ChatFn, Judge, JudgeReply
+from nullband.judges.call import ChatFn, Judge, JudgeReply, JudgeUsage
 from nullband.judges.panel import PanelConfig
 from nullband.targets.budget import Budget
 from nullband.targets.client import TargetClient
@@ -66,6 +66,7 @@ async def open_judges(
     budget: Budget | None = None,
     cache: JudgeCache | None = None,
     seed: int = 0,
+    usage: dict[str, JudgeUsage] | None = None,
 ) -> list[Judge]:
     """Open one client per judge of ``panel`` on ``stack`` and wrap each as a :class:`Judge`.
 
@@ -75,6 +76,7 @@ async def open_judges(
         budget: the budget to charge (shared with a run, or the panel's own).
         cache: the reply cache, or None.
         seed: seed of the clients' backoff jitter.
+        usage: accounting per judge name to keep adding to (clients reopened later).
     """
     judges: list[Judge] = []
     for i, target in enumerate(panel.judges):
@@ -89,6 +91,7 @@ async def open_judges(
                 chat=target_chat_fn(client),
                 cache=cache,
                 params=panel.params(),
+                usage=(usage or {}).get(target.name),
             )
         )
     return judges

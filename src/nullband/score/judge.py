@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -147,39 +148,67 @@ class _JudgeScorer:
         self.name = options.name or self.default_name
         self.report = JudgeScorerReport(scorer=self.name)
         self._budget: Budget | None = None
+        self._own_budget = panel_budget(options, None)
+        self._usage = {t.name: JudgeUsage(judge=t.name, model=t.model) for t in options.judges}
+        self.report.usage = list(self._usage.values())
         self._stack: AsyncExitStack | None = None
         self._judges: list[Judge] | None = None
         self._cache: JudgeCache | None = None
-        self._open_lock: asyncio.Lock | None = None
+        self._active = 0
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     def bind_budget(self, budget: Budget | None) -> None:
         """Charge judge calls to ``budget`` (the run's) instead of the panel's own caps."""
         self._budget = budget
 
-    async def _ensure_open(self) -> list[Judge]:
-        if self._judges is not None:
-            return self._judges
-        if self._open_lock is None:
-            self._open_lock = asyncio.Lock()
-        async with self._open_lock:
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[list[Judge]]:
+        """The open judges for one ``ascore``.
+
+        Clients open on first use and close when no ``ascore`` is in flight any more, so
+        a run that never calls :meth:`aclose` leaves no HTTP session open; while records
+        are scored concurrently the clients (their connection pools, concurrency and
+        rate limits) are shared.
+        """
+        async with self._loop_lock():
             if self._judges is None:
-                stack = AsyncExitStack()
                 if self.options.cache is not None and self._cache is None:
                     self._cache = JudgeCache(self.options.cache)
-                budget = panel_budget(self.options, self._budget)
+                stack = AsyncExitStack()
                 self._judges = await open_judges(
-                    self.options, stack, budget=budget, cache=self._cache
+                    self.options,
+                    stack,
+                    budget=self._budget or self._own_budget,
+                    cache=self._cache,
+                    usage=self._usage,
                 )
                 self._stack = stack
-                self.report.usage = [j.usage for j in self._judges]
-        return self._judges
+            self._active += 1
+            judges = self._judges
+        try:
+            yield judges
+        finally:
+            async with self._loop_lock():
+                self._active -= 1
+                if self._active == 0:
+                    await self._close_clients()
 
-    async def aclose(self) -> None:
-        """Close the judge clients and the cache (call once the run is done)."""
+    async def _close_clients(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
-            self._stack = None
+        self._stack = None
         self._judges = None
+
+    async def aclose(self) -> None:
+        """Close the judge clients and the cache (optional: both close when idle)."""
+        await self._close_clients()
         if self._cache is not None:
             self._cache.close()
             self._cache = None
@@ -232,15 +261,15 @@ class RubricJudgeScorer(_JudgeScorer):
             system=o.system if o.system is not None else RUBRIC_SYSTEM,
         )
         try:
-            judges = await self._ensure_open()
-            calls = await run_bounded(
-                [
-                    partial(grade_once, j, task, sample=k, case_key=_key(case, record, j, k))
-                    for j in judges
-                    for k in range(o.repeats)
-                ],
-                o.concurrency,
-            )
+            async with self._session() as judges:
+                calls = await run_bounded(
+                    [
+                        partial(grade_once, j, task, sample=k, case_key=_key(case, record, j, k))
+                        for j in judges
+                        for k in range(o.repeats)
+                    ],
+                    o.concurrency,
+                )
         except BudgetExceeded as exc:
             return self._finish(PanelOutcome(None, "unscored", f"judge not asked: {exc}"), {})
         grades: dict[str, list[float | None]] = {j.name: [] for j in judges}
@@ -300,15 +329,15 @@ class PairwiseJudgeScorer(_JudgeScorer):
             system=o.system if o.system is not None else PAIRWISE_SYSTEM,
         )
         try:
-            judges = await self._ensure_open()
-            calls = await run_bounded(
-                [
-                    partial(judge_pair, j, task, sample=k, case_key=_key(case, record, j, k))
-                    for j in judges
-                    for k in range(o.repeats)
-                ],
-                max(1, o.concurrency // 2),
-            )
+            async with self._session() as judges:
+                calls = await run_bounded(
+                    [
+                        partial(judge_pair, j, task, sample=k, case_key=_key(case, record, j, k))
+                        for j in judges
+                        for k in range(o.repeats)
+                    ],
+                    max(1, o.concurrency // 2),
+                )
         except BudgetExceeded as exc:
             return self._finish(PanelOutcome(None, "unscored", f"judge not asked: {exc}"), {})
         pairs: dict[str, list[Any]] = {j.name: [] for j in judges}
