@@ -5,7 +5,7 @@ The machine these tests run on is shared. While each attempt runs, a separate pr
 measures how late 1 ms sleeps wake up (:class:`NoiseProbe`): that tells whether the
 machine itself, independently of the code under test, could support a 2 ms claim. An
 attempt on a quiet machine must pass (VALID under tightened thresholds and within 2 ms);
-an attempt on a noisy machine is retried, up to four times, and when every attempt was
+an attempt on a noisy machine is retried, up to three times, and when every attempt was
 noisy the test is skipped with the figures. A sloppy client (late sends, a blocked loop,
 timestamps taken in the wrong place) fails on a quiet machine.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from loadtest_helpers import PER_TOKEN_MS, QUIET_P99_MS, TTFT_MS, NoiseProbe, make_config
 
-from conftest import PER_TOKEN_MS, QUIET_P99_MS, TTFT_MS, NoiseProbe, make_config
 from nullband.load.config import SyntheticTraffic, ValidityThresholds
 from nullband.load.runner import LoadResult, run_load
 from nullband.load.trace import TraceRow, schedule_from_trace, synthetic_schedule, write_trace
@@ -25,7 +25,7 @@ from nullband.testserver import SubprocessServer
 
 STRICT = ValidityThresholds(dispatch_lag_p99_ms=1.0, loop_lag_p99_ms=2.0)
 """Client health needed before a 2 ms accuracy claim can be checked."""
-ATTEMPTS = 4
+ATTEMPTS = 3
 
 
 def _figures(res: LoadResult) -> dict[str, float]:
@@ -42,7 +42,7 @@ def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) ->
     out_tokens = 16
     cfg = make_config(
         paced_server.base_url,
-        synthetic=SyntheticTraffic(rate=50, duration_s=4, output_tokens=out_tokens,
+        synthetic=SyntheticTraffic(rate=50, duration_s=3, output_tokens=out_tokens,
                                    prompt_tokens=64),
         validity=STRICT,
     )  # fmt: skip
@@ -53,7 +53,7 @@ def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) ->
         res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=attempt))  # type: ignore[arg-type]
         noise = probe.stop()
         s = res.summary
-        assert s.counts["ok"] == s.counts["planned"] >= 150
+        assert s.counts["ok"] == s.counts["planned"] >= 100
         assert s.counts["length_mismatch"] == 0  # pinned lengths were honoured
         errs = {k: v - truth[k.split(".")[0]] for k, v in _figures(res).items()}
         ok = s.validity.verdict == "VALID" and all(abs(e) <= 2.0 for e in errs.values())
@@ -77,7 +77,7 @@ def test_rate_the_client_cannot_hold_is_invalid(fast_server: SubprocessServer) -
     # this kind of machine, see bench/load.md); the run must say so rather than report it.
     cfg = make_config(
         fast_server.base_url,
-        synthetic=SyntheticTraffic(arrival="constant", rate=4000, requests=3000,
+        synthetic=SyntheticTraffic(arrival="constant", rate=4000, requests=1500,
                                    output_tokens=32, prompt_tokens=16),
     )  # fmt: skip
     res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=0))  # type: ignore[arg-type]

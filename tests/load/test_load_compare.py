@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from loadtest_helpers import make_config
 
-from conftest import make_config
 from nullband._cli.main import main
 from nullband.load.compare import compare_arms, parse_rule
 from nullband.load.config import SyntheticTraffic
@@ -20,7 +20,7 @@ from nullband.load.summary import LoadSummary
 from nullband.load.trace import Schedule, synthetic_schedule
 
 MS = 1_000_000
-SPEC = SyntheticTraffic(rate=40, duration_s=60, output_tokens=8, prompt_tokens=32)
+SPEC = SyntheticTraffic(rate=40, duration_s=40, output_tokens=8, prompt_tokens=32)
 
 
 def fake_run(

@@ -4,6 +4,7 @@ token 47 (and a session UUID after it), as in the field note."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -40,7 +41,7 @@ def write(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def word_server() -> SubprocessServer:
+def word_server() -> Iterator[SubprocessServer]:
     with SubprocessServer(["--tokenizer", "words"]) as srv:
         yield srv
 

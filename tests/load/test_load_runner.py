@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
+from loadtest_helpers import make_config
 
-from conftest import make_config
 from nullband._cli.main import main
 from nullband.load.config import SyntheticTraffic
 from nullband.load.files import read_records, read_summary
@@ -62,7 +62,7 @@ def test_cli_invalid_run_exits_4_and_says_why(
 ) -> None:
     cfg = _cfg_file(tmp_path, fast_server.base_url)
     with pytest.raises(SystemExit) as exc:
-        main(["load", "run", str(cfg), "--rate", "4000", "--requests", "2500", "--arrival",
+        main(["load", "run", str(cfg), "--rate", "4000", "--requests", "1200", "--arrival",
               "constant", "--output-tokens", "32", "--out", str(tmp_path / "r")])  # fmt: skip
     assert exc.value.code == 4
     text = capsys.readouterr().out
