@@ -97,10 +97,12 @@ def compare_rows(
     kind = overall.kind  # one procedure for every segment, decided on all cases
     segments: list[SegmentSummary] = []
     for dim in dims:
-        labels = np.asarray(al.segments[dim], dtype=object)
+        values, inv = np.unique(np.asarray(al.segments[dim], dtype=str), return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(inv, minlength=values.shape[0]))]
         group: list[SegmentSummary] = []
-        for value in sorted(set(al.segments[dim])):
-            mask = labels == value
+        for j, value in enumerate(values.tolist()):
+            mask = np.sort(order[bounds[j] : bounds[j + 1]])
             cl = al.cluster[mask] if al.cluster is not None else None
             s = paired_summary(al.a[mask], al.b[mask], clusters=cl, kind=kind, **kw)  # type: ignore[arg-type]
             group.append(

@@ -59,18 +59,42 @@ def served_matches(requested: str, served: str) -> bool:
     return requested.split("/")[-1] == served.split("/")[-1]
 
 
-def _index(rows: Sequence[ResultRow], side: str) -> dict[str, dict[int, ResultRow]]:
-    out: dict[str, dict[int, ResultRow]] = {}
-    for row in rows:
-        per = out.setdefault(row.case_id, {})
-        if row.epoch in per:
+class _Side:
+    """One side's rows as columns, grouped by case (first row = lowest epoch)."""
+
+    def __init__(self, rows: Sequence[ResultRow], side: str, metric: str, policy: ErrorPolicy):
+        self.rows = rows
+        n = len(rows)
+        ids = np.array([r.case_id for r in rows], dtype=object).astype(str)
+        self.epoch = np.fromiter((r.epoch for r in rows), dtype=np.int64, count=n)
+        self.err = np.fromiter((r.error is not None for r in rows), dtype=bool, count=n)
+        raw = [r.scores.get(metric) for r in rows]
+        val = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+        if policy == "fail":
+            val[self.err] = 0.0
+        else:
+            val[self.err] = np.nan
+        self.val = val
+        self.uid, self.inv = np.unique(ids, return_inverse=True)
+        k = self.uid.shape[0]
+        key = self.inv * (int(self.epoch.max(initial=0)) + 1) + self.epoch
+        uk, first_pos, counts = np.unique(key, return_index=True, return_counts=True)
+        if uk.shape[0] < n:
+            dup = int(first_pos[np.argmax(counts > 1)])
             raise CompareError(
-                f"the {side} has case {row.case_id!r} epoch {row.epoch} twice",
+                f"the {side} has case {rows[dup].case_id!r} epoch {rows[dup].epoch} twice",
                 hint="each (case_id, epoch) must appear once per side; were two runs or "
                 "two targets concatenated? (use --target for a run with several)",
             )
-        per[row.epoch] = row
-    return out
+        order = np.lexsort((self.epoch, self.inv))
+        starts = np.r_[0, np.flatnonzero(np.diff(self.inv[order])) + 1]
+        self.first = order[starts]  # row index of each case's first epoch
+        self.n_epochs = np.bincount(self.inv, minlength=k)
+        ok = ~np.isnan(val)
+        self.count = np.bincount(self.inv, weights=ok, minlength=k)
+        self.sum = np.bincount(self.inv, weights=np.where(ok, val, 0.0), minlength=k)
+        self.any_err = np.bincount(self.inv, weights=self.err, minlength=k) > 0
+        self.hash = np.array([rows[i].case_hash or "" for i in self.first], dtype=str)
 
 
 def _check_metric(rows: Sequence[ResultRow], metric: str, side: str) -> None:
@@ -85,26 +109,32 @@ def _check_metric(rows: Sequence[ResultRow], metric: str, side: str) -> None:
 
 
 def _provenance(rows: Sequence[ResultRow]) -> ProvenanceSide:
+    # One pass over the rows; everything else works on the few distinct triples.
+    triples = Counter((m.requested, m.served, m.fingerprint) for m in (r.model for r in rows))
     req: Counter[str] = Counter()
     srv: Counter[str] = Counter()
     fps: Counter[str] = Counter()
-    mism_rows = 0
-    unknown = 0
-    mism_cases: list[str] = []
-    for row in rows:
-        m = row.model
-        if m.requested:
-            req[m.requested] += 1
-        if m.fingerprint:
-            fps[m.fingerprint] += 1
-        if not m.served:
-            unknown += 1
+    bad: set[tuple[str | None, str | None]] = set()
+    mism_rows = unknown = 0
+    for (rq, sv, fp), c in triples.items():
+        if rq:
+            req[rq] += c
+        if fp:
+            fps[fp] += c
+        if not sv:
+            unknown += c
             continue
-        srv[m.served] += 1
-        if m.requested and not served_matches(m.requested, m.served):
-            mism_rows += 1
-            if len(mism_cases) < _LIST_CAP and row.case_id not in mism_cases:
-                mism_cases.append(row.case_id)
+        srv[sv] += c
+        if rq and not served_matches(rq, sv):
+            bad.add((rq, sv))
+            mism_rows += c
+    mism_cases: list[str] = []
+    if bad:
+        for r in rows:
+            if (r.model.requested, r.model.served) in bad and r.case_id not in mism_cases:
+                mism_cases.append(r.case_id)
+                if len(mism_cases) >= _LIST_CAP:
+                    break
     return ProvenanceSide(
         requested=dict(req),
         served=dict(srv),
@@ -115,23 +145,20 @@ def _provenance(rows: Sequence[ResultRow]) -> ProvenanceSide:
     )
 
 
-def _case_value(
-    per: dict[int, ResultRow], metric: str, policy: ErrorPolicy
-) -> tuple[list[tuple[int, float]], bool]:
-    """(epoch, value) pairs of one case, and whether any row errored."""
-    values: list[tuple[int, float]] = []
-    errored = False
-    for epoch in sorted(per):
-        row = per[epoch]
-        if row.error is not None:
-            errored = True
-            if policy == "fail":
-                values.append((epoch, 0.0))
-            continue
-        v = row.scores.get(metric)
-        if v is not None:
-            values.append((epoch, float(v)))
-    return values, errored
+def _epoch_report(side: _Side, name: str, case_pos: np.ndarray) -> EpochReport:
+    """Per-epoch report over the rows of the paired cases (``case_pos``: side's case index)."""
+    keep_case = np.zeros(side.uid.shape[0], dtype=bool)
+    keep_case[case_pos] = True
+    rows = keep_case[side.inv] & ~np.isnan(side.val)
+    es = epoch_stats(side.uid[side.inv[rows]].tolist(), side.epoch[rows].tolist(), side.val[rows])
+    return EpochReport(
+        side=name,
+        epochs=es.epochs,
+        rates=es.rates,
+        spread=es.spread,
+        flipping=es.flipping,
+        within_variance=es.within_variance,
+    )
 
 
 def align(
@@ -144,80 +171,64 @@ def align(
 ) -> Aligned:
     """Pair the two sides by case id; see the module docstring for the rules.
 
+    Columnar: each side is read once into arrays and grouped with numpy, so 100,000 cases
+    pair in well under a second.
+
     Raises:
         CompareError: a duplicate (case_id, epoch), a metric missing everywhere, or no
             paired cases at all.
     """
     _check_metric(baseline, metric, "baseline")
     _check_metric(candidate, metric, "candidate")
-    ib, ic = _index(baseline, "baseline"), _index(candidate, "candidate")
-    only_b = sorted(set(ib) - set(ic))
-    only_c = sorted(set(ic) - set(ib))
-    warnings: list[str] = []
-    ids: list[str] = []
-    va: list[float] = []
-    vb: list[float] = []
-    mism: list[str] = []
-    err_b: list[str] = []
-    err_c: list[str] = []
-    excluded: list[str] = []
-    unscored: list[str] = []
-    ep_ids: dict[str, list[str]] = {"baseline": [], "candidate": []}
-    ep_nums: dict[str, list[int]] = {"baseline": [], "candidate": []}
-    ep_vals: dict[str, list[float]] = {"baseline": [], "candidate": []}
-    cross: list[str] = []
-    seg_conflicts = 0
-    segs: dict[str, list[str]] = {d: [] for d in by}
-    weight: list[float] = []
-    adv: list[bool] = []
-    clus: list[str | None] = []
-    for cid in sorted(set(ib) & set(ic)):
-        rb, rc = ib[cid], ic[cid]
-        hb = next((r.case_hash for r in rb.values() if r.case_hash), None)
-        hc = next((r.case_hash for r in rc.values() if r.case_hash), None)
-        if hb and hc and hb != hc:
-            mism.append(cid)
-            continue
-        vals_b, e_b = _case_value(rb, metric, errors)
-        vals_c, e_c = _case_value(rc, metric, errors)
-        if e_b:
-            err_b.append(cid)
-        if e_c:
-            err_c.append(cid)
-        if errors == "exclude" and (e_b or e_c):
-            excluded.append(cid)
-            continue
-        if not vals_b or not vals_c:
-            unscored.append(cid)
-            continue
-        ids.append(cid)
-        va.append(sum(v for _, v in vals_b) / len(vals_b))
-        vb.append(sum(v for _, v in vals_c) / len(vals_c))
-        for side, vals in (("baseline", vals_b), ("candidate", vals_c)):
-            for e, v in vals:
-                ep_ids[side].append(cid)
-                ep_nums[side].append(e)
-                ep_vals[side].append(v)
-        first_b = rb[min(rb)]
-        first_c = rc[min(rc)]
-        if first_b.segments != first_c.segments:
-            seg_conflicts += 1
-        for d in by:
-            segs[d].append(first_b.segments.get(d) or first_c.segments.get(d) or MISSING_SEGMENT)
-        weight.append(first_b.weight)
-        adv.append(first_b.adversarial or first_c.adversarial)
-        clus.append(first_b.cluster if first_b.cluster is not None else first_c.cluster)
-        sb = {r.model.served for r in rb.values() if r.model.served}
-        sc = {r.model.served for r in rc.values() if r.model.served}
-        if sb and sc and sb != sc and len(cross) < _LIST_CAP:
-            cross.append(cid)
+    sb = _Side(baseline, "baseline", metric, errors)
+    sc = _Side(candidate, "candidate", metric, errors)
+    common, pb, pc = np.intersect1d(sb.uid, sc.uid, assume_unique=True, return_indices=True)
+    only_b = np.setdiff1d(sb.uid, common, assume_unique=True).tolist()
+    only_c = np.setdiff1d(sc.uid, common, assume_unique=True).tolist()
+    hb, hc = sb.hash[pb], sc.hash[pc]
+    mism_mask = (hb != "") & (hc != "") & (hb != hc)
+    err_b_mask = sb.any_err[pb] & ~mism_mask
+    err_c_mask = sc.any_err[pc] & ~mism_mask
+    excl_mask = (err_b_mask | err_c_mask) if errors == "exclude" else np.zeros_like(mism_mask)
+    unscored_mask = ~mism_mask & ~excl_mask & ((sb.count[pb] == 0) | (sc.count[pc] == 0))
+    use = ~mism_mask & ~excl_mask & ~unscored_mask
+    ids = common[use].tolist()
+    mism = common[mism_mask].tolist()
+    excluded = common[excl_mask].tolist()
+    unscored = common[unscored_mask].tolist()
+    err_b = common[err_b_mask].tolist()
+    err_c = common[err_c_mask].tolist()
     if not ids:
         raise CompareError(
-            f"no case can be paired: baseline has {len(ib)} cases, candidate {len(ic)}, "
-            f"{len(set(ib) & set(ic))} in common, {len(mism)} with different content hashes, "
-            f"{len(unscored)} unscored, {len(excluded)} excluded for errors",
+            f"no case can be paired: baseline has {sb.uid.shape[0]} cases, candidate "
+            f"{sc.uid.shape[0]}, {common.shape[0]} in common, {len(mism)} with different "
+            f"content hashes, {len(unscored)} unscored, {len(excluded)} excluded for errors",
             hint="compare two runs of the same suite",
         )
+    ub, uc = pb[use], pc[use]
+    va = sb.sum[ub] / sb.count[ub]
+    vb = sc.sum[uc] / sc.count[uc]
+    fb = [baseline[i] for i in sb.first[ub]]
+    fc = [candidate[i] for i in sc.first[uc]]
+    segs: dict[str, list[str]] = {}
+    for d in by:
+        segs[d] = [
+            x.segments.get(d) or y.segments.get(d) or MISSING_SEGMENT
+            for x, y in zip(fb, fc, strict=True)
+        ]
+    seg_conflicts = sum(1 for x, y in zip(fb, fc, strict=True) if x.segments != y.segments)
+    weight = np.array([x.weight for x in fb], dtype=np.float64)
+    adv = np.array(
+        [x.adversarial or y.adversarial for x, y in zip(fb, fc, strict=True)], dtype=bool
+    )
+    clus = [x.cluster if x.cluster is not None else y.cluster for x, y in zip(fb, fc, strict=True)]
+    cross: list[str] = []
+    for cid, x, y in zip(ids, fb, fc, strict=True):
+        if x.model.served and y.model.served and x.model.served != y.model.served:
+            cross.append(cid)
+            if len(cross) >= _LIST_CAP:
+                break
+    warnings: list[str] = []
     if only_b or only_c:
         warnings.append(
             f"{len(only_b)} cases only in the baseline and {len(only_c)} only in the candidate "
@@ -248,24 +259,13 @@ def align(
         miss = sum(1 for s in segs[d] if s == MISSING_SEGMENT)
         if miss:
             warnings.append(f"{miss} cases have no {d!r} tag; they form segment {MISSING_SEGMENT}")
-    epochs_reports: list[EpochReport] = []
-    max_ep = {
-        "baseline": max((len(p) for p in ib.values()), default=0),
-        "candidate": max((len(p) for p in ic.values()), default=0),
-    }
-    for side in ("baseline", "candidate"):
-        if max_ep[side] > 1:
-            es = epoch_stats(ep_ids[side], ep_nums[side], np.asarray(ep_vals[side]))
-            epochs_reports.append(
-                EpochReport(
-                    side=side,
-                    epochs=es.epochs,
-                    rates=es.rates,
-                    spread=es.spread,
-                    flipping=es.flipping,
-                    within_variance=es.within_variance,
-                )
-            )
+    max_b = int(sb.n_epochs.max(initial=0))
+    max_c = int(sc.n_epochs.max(initial=0))
+    epochs_reports = []
+    if max_b > 1:
+        epochs_reports.append(_epoch_report(sb, "baseline", ub))
+    if max_c > 1:
+        epochs_reports.append(_epoch_report(sc, "candidate", uc))
     cluster_arr: np.ndarray | None = None
     if any(c is not None for c in clus):
         cluster_arr = np.array(
@@ -274,8 +274,8 @@ def align(
         )
     pairing = PairingReport(
         paired=len(ids),
-        baseline_cases=len(ib),
-        candidate_cases=len(ic),
+        baseline_cases=int(sb.uid.shape[0]),
+        candidate_cases=int(sc.uid.shape[0]),
         only_baseline=only_b,
         only_candidate=only_c,
         hash_mismatches=mism,
@@ -284,8 +284,8 @@ def align(
         errors_candidate=err_c,
         excluded_for_errors=excluded,
         unscored=unscored,
-        epochs_baseline=max_ep["baseline"],
-        epochs_candidate=max_ep["candidate"],
+        epochs_baseline=max_b,
+        epochs_candidate=max_c,
     )
     prov = ProvenanceReport(
         baseline=_provenance(baseline),
@@ -294,11 +294,11 @@ def align(
     )
     return Aligned(
         case_ids=ids,
-        a=np.asarray(va),
-        b=np.asarray(vb),
+        a=va,
+        b=vb,
         segments=segs,
-        weight=np.asarray(weight, dtype=np.float64),
-        adversarial=np.asarray(adv, dtype=bool),
+        weight=weight,
+        adversarial=adv,
         cluster=cluster_arr,
         pairing=pairing,
         epochs=epochs_reports,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from scipy import stats as _st
 
@@ -10,7 +11,7 @@ from nullband.stats._result import Interval, check_level
 
 
 def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(0.5 + confidence / 2.0))
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
 def wilson(k: float, n: int, confidence: float = 0.95) -> Interval:
