@@ -148,3 +148,27 @@ def test_summary_json_is_plain_json(fast_server: SubprocessServer, tmp_path: Pat
     # three tokens, then the finish chunk (an event with choices but no token)
     assert line["event_tokens"] == [1, 1, 1, 0]
     assert len(line["event_us"]) == 4
+
+
+def test_failures_are_recorded_not_measured(tmp_path: Path) -> None:
+    args = ["--fault-500", "0.15", "--fault-truncate", "0.15", "--fault-malformed", "0.15",
+            "--seed", "3"]  # fmt: skip
+    with SubprocessServer(args) as srv:
+        cfg = make_config(
+            srv.base_url,
+            synthetic=SyntheticTraffic(rate=40, requests=80, output_tokens=6, prompt_tokens=8),
+            slo={"ttft_ms": 10_000},
+        )
+        res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=0))  # type: ignore[arg-type]
+    by = {}
+    for r in res.records:
+        by.setdefault(r.status, []).append(r)
+    # truncated streams (the connection closes mid-body) and malformed chunks: stream_error
+    assert set(by) == {"ok", "http_error", "stream_error"}
+    assert all(r.http_status == 500 for r in by["http_error"])
+    assert all(r.error for st, rs in by.items() if st != "ok" for r in rs)
+    s = res.summary
+    assert s.latency_ms["ttft"].n == len(by["ok"])  # failures are not latency samples
+    assert s.goodput.good == len(by["ok"])  # ... and never good
+    assert s.goodput.total == 80
+    assert any("requests failed" in w for w in s.validity.warnings)

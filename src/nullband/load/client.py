@@ -173,6 +173,8 @@ async def stream_request(
                             done = True
                             continue
                         obj = orjson.loads(payload)
+                        if "error" in obj and not obj.get("choices"):
+                            raise ValueError(f"the stream carried an error: {obj['error']}")
                         usage = obj.get("usage")
                         choices = obj.get("choices")
                         if choices:
@@ -211,7 +213,10 @@ async def stream_request(
                 if per_read > raw.events_per_read_max:
                     raw.events_per_read_max = per_read
             raw.end_ns = _mono()
-            if done or raw.finish_reason is not None:
+            if not raw.first_token_ns:
+                raw.status = "incomplete"
+                raw.error = "the stream carried no tokens"
+            elif done or raw.finish_reason is not None:
                 raw.status = "ok"
             else:
                 raw.status = "incomplete"
