@@ -117,6 +117,69 @@ def show(
     typer.echo(render_audit(result))
 
 
+@judge_app.command("summary")
+def summary(
+    run_id: Annotated[str, typer.Argument(help="The eval run.")],
+    store: Annotated[
+        str, typer.Option("--store", help="SQLite path or postgresql:// URL of the runs.")
+    ] = ".nullband/runs.db",
+    ledger: Annotated[
+        Path | None,
+        typer.Option("--ledger", help="Judge cache/ledger file with per-run usage."),
+    ] = Path(".nullband/judge-cache.db"),
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Judge metric to summarise (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """What the judges did in a run: scored, dropped (panel split) and unreadable records,
+    the share of inconsistent both-order pairs, and calls, tokens and cost per judge.
+
+    Example: nullband judge summary 01J9ZK3T --store .nullband/runs.db
+    """
+    from nullband.judges.cache import JudgeCache
+    from nullband.judges.call import JudgeUsage
+    from nullband.judges.summary import JudgeRunSummary, summarize_records
+    from nullband.store import open_store
+
+    st = open_store(store)
+    try:
+        if st.get_run(run_id) is None:
+            raise UsageError(f"no run {run_id!r} in {store}", hint="list runs with `nullband runs`")
+        metrics = summarize_records(st.iter_records(run_id), metric)
+    finally:
+        st.close()
+    usage: list[JudgeUsage] = []
+    if ledger is not None and ledger.exists():
+        book = JudgeCache(ledger)
+        try:
+            usage = [JudgeUsage.model_validate(row) for row in book.usage(run_id)]
+        finally:
+            book.close()
+    result = JudgeRunSummary(run_id=run_id, metrics=metrics, usage=usage)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    if not metrics:
+        typer.echo(f"run {run_id}: no judge metrics found")
+    for m in metrics:
+        share = "n/a" if m.dropped_share is None else f"{m.dropped_share:.1%}"
+        mean = "n/a" if m.mean is None else f"{m.mean:.3f}"
+        typer.echo(
+            f"{m.metric}: {m.scored} of {m.records} records scored (mean {mean}); dropped "
+            f"{m.dropped} ({share}), unreadable {m.unreadable}, failed {m.failed}, "
+            f"not asked (budget) {m.not_asked}, other {m.other}"
+        )
+        if m.inconsistent_share is not None:
+            typer.echo(f"  both-order pairs inconsistent: {m.inconsistent_share:.1%} on average")
+    for u in usage:
+        typer.echo(
+            f"judge {u.judge} ({u.model}): {u.calls} calls, {u.cache_hits} cache hits, "
+            f"{u.errors} failed, {u.unparsed} unreadable, "
+            f"{u.input_tokens}+{u.output_tokens} tokens, ${u.cost_usd:.4f}"
+        )
+
+
 @judge_app.command("check")
 def check(
     audit_file: Annotated[Path, typer.Argument(help="Audit result (JSON) from `judge audit`.")],

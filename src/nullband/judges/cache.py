@@ -36,6 +36,31 @@ CREATE TABLE IF NOT EXISTS judge_cache (
 )
 """
 
+_USAGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judge_usage (
+    run_id TEXT NOT NULL,
+    judge TEXT NOT NULL,
+    model TEXT NOT NULL,
+    calls INTEGER NOT NULL DEFAULT 0,
+    cache_hits INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    unparsed INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, judge, model)
+)
+"""
+USAGE_FIELDS = (
+    "calls",
+    "cache_hits",
+    "errors",
+    "unparsed",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
+
 
 def cache_key(
     *,
@@ -91,6 +116,7 @@ class JudgeCache:
             # power cut can lose the last entries, which only means paying for them again
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_USAGE_SCHEMA)
             self._conn.commit()
         except sqlite3.Error as exc:
             raise StoreError(
@@ -137,6 +163,32 @@ class JudgeCache:
                 ),
             )
             self._conn.commit()
+
+    def add_usage(self, run_id: str, judge: str, model: str, **deltas: float) -> None:
+        """Add to the usage ledger of ``judge`` in run ``run_id`` (fields: USAGE_FIELDS)."""
+        unknown = set(deltas) - set(USAGE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown usage fields: {sorted(unknown)}")
+        cols = list(deltas)
+        sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in cols)
+        with self._lock:
+            self._conn.execute(
+                f"INSERT INTO judge_usage (run_id, judge, model, {', '.join(cols)}) "
+                f"VALUES (?, ?, ?, {', '.join('?' for _ in cols)}) "
+                f"ON CONFLICT (run_id, judge, model) DO UPDATE SET {sets}",
+                (run_id, judge, model, *deltas.values()),
+            )
+            self._conn.commit()
+
+    def usage(self, run_id: str) -> list[dict[str, Any]]:
+        """The ledger rows of a run: one dict per (judge, model) with USAGE_FIELDS."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT judge, model, {', '.join(USAGE_FIELDS)} FROM judge_usage "
+                "WHERE run_id = ? ORDER BY judge, model",
+                (run_id,),
+            ).fetchall()
+        return [dict(zip(("judge", "model", *USAGE_FIELDS), r, strict=True)) for r in rows]
 
     def __len__(self) -> int:
         with self._lock:

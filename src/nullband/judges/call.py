@@ -82,6 +82,7 @@ class Judge:
         cache: a :class:`JudgeCache`, or None for no caching.
         params: sampling params sent with every call (e.g. temperature).
         usage: an accounting object to keep adding to (default: a new one).
+        ledger: where usage is also written per run id (the cache file, typically).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class Judge:
         cache: JudgeCache | None = None,
         params: dict[str, Any] | None = None,
         usage: JudgeUsage | None = None,
+        ledger: JudgeCache | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -104,6 +106,7 @@ class Judge:
         # updated from many tasks of one event loop; each update runs between awaits,
         # so no lock is needed
         self.usage = usage if usage is not None else JudgeUsage(judge=name, model=model)
+        self.ledger = ledger
 
     async def ask(
         self,
@@ -112,6 +115,7 @@ class Judge:
         sample: int = 0,
         use_cache: bool = True,
         case_key: str | None = None,
+        run_id: str | None = None,
     ) -> JudgeReply:
         """Ask the judge once.
 
@@ -120,6 +124,7 @@ class Judge:
             sample: which sample this is (repeats at a temperature differ by it).
             use_cache: read and write the cache (False when measuring consistency).
             case_key: sent as the ``X-Nullband-Case`` header by the transport.
+            run_id: the eval run this call scores; its usage goes to the ledger.
         """
         key = cache_key(
             base_url=self.base_url,
@@ -132,6 +137,7 @@ class Judge:
             hit = self.cache.get(key)
             if hit is not None:
                 self.usage.cache_hits += 1
+                self._ledger(run_id, cache_hits=1)
                 return JudgeReply(text=hit.text, cached=True)
         reply = await self.chat(messages, params=self.params, case_key=case_key)
         self.usage.calls += 1
@@ -141,6 +147,14 @@ class Judge:
         if reply.served is not None and reply.served not in self.usage.served_models:
             self.usage.served_models.append(reply.served)
         self.usage.model_mismatches += int(reply.mismatch)
+        self._ledger(
+            run_id,
+            calls=1,
+            errors=int(reply.text is None),
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cost_usd=reply.cost_usd,
+        )
         if reply.text is None:
             self.usage.errors += 1
         elif use_cache and self.cache is not None:
@@ -155,6 +169,11 @@ class Judge:
             )
         return reply
 
-    def count_unparsed(self) -> None:
+    def count_unparsed(self, run_id: str | None = None) -> None:
         """Count one reply whose grade or verdict could not be read."""
         self.usage.unparsed += 1
+        self._ledger(run_id, unparsed=1)
+
+    def _ledger(self, run_id: str | None, **deltas: float) -> None:
+        if self.ledger is not None and run_id is not None:
+            self.ledger.add_usage(run_id, self.name, self.model, **deltas)

@@ -77,6 +77,7 @@ async def grade_once(
     sample: int,
     use_cache: bool = True,
     case_key: str | None = None,
+    run_id: str | None = None,
 ) -> GradeCall:
     """Ask ``judge`` for one grade and read it."""
     msgs = rubric_messages(
@@ -89,7 +90,9 @@ async def grade_once(
         template=task.template,
         system=task.system,
     )
-    reply = await judge.ask(msgs, sample=sample, use_cache=use_cache, case_key=case_key)
+    reply = await judge.ask(
+        msgs, sample=sample, use_cache=use_cache, case_key=case_key, run_id=run_id
+    )
     if reply.text is None:
         return GradeCall(None, f"judge {judge.name}: call failed: {reply.error}")
     parsed: GradeParse = parse_grade(
@@ -99,7 +102,7 @@ async def grade_once(
         labels=dict(task.labels),
     )
     if not parsed.ok:
-        judge.count_unparsed()
+        judge.count_unparsed(run_id)
         return GradeCall(None, f"judge {judge.name}: {parsed.reason}")
     return GradeCall(parsed.value, None)
 
@@ -112,6 +115,7 @@ async def verdict_once(
     sample: int,
     use_cache: bool = True,
     case_key: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[Verdict | None, str | None]:
     """Ask for one positional verdict in one order; returns (verdict, reason)."""
     a, b = (task.candidate, task.reference) if candidate_first else (task.reference, task.candidate)
@@ -123,12 +127,14 @@ async def verdict_once(
         template=task.template,
         system=task.system,
     )
-    reply = await judge.ask(msgs, sample=sample, use_cache=use_cache, case_key=case_key)
+    reply = await judge.ask(
+        msgs, sample=sample, use_cache=use_cache, case_key=case_key, run_id=run_id
+    )
     if reply.text is None:
         return None, f"judge {judge.name}: call failed: {reply.error}"
     parsed = parse_verdict(reply.text)
     if not parsed.ok:
-        judge.count_unparsed()
+        judge.count_unparsed(run_id)
         return None, f"judge {judge.name}: {parsed.reason}"
     return parsed.verdict, None
 
@@ -140,6 +146,7 @@ async def judge_pair(
     sample: int,
     use_cache: bool = True,
     case_key: str | None = None,
+    run_id: str | None = None,
 ) -> PairCall:
     """Judge a pair in both orders (concurrently) and combine the verdicts."""
     fk = f"{case_key}/fwd" if case_key else None
@@ -154,6 +161,7 @@ async def judge_pair(
                     sample=sample,
                     use_cache=use_cache,
                     case_key=fk,
+                    run_id=run_id,
                 )
             )
             swp = tg.create_task(
@@ -164,6 +172,7 @@ async def judge_pair(
                     sample=sample,
                     use_cache=use_cache,
                     case_key=sk,
+                    run_id=run_id,
                 )
             )
     except BaseExceptionGroup as group:

@@ -67,6 +67,7 @@ async def open_judges(
     cache: JudgeCache | None = None,
     seed: int = 0,
     usage: dict[str, JudgeUsage] | None = None,
+    ledger: JudgeCache | None = None,
 ) -> list[Judge]:
     """Open one client per judge of ``panel`` on ``stack`` and wrap each as a :class:`Judge`.
 
@@ -77,6 +78,7 @@ async def open_judges(
         cache: the reply cache, or None.
         seed: seed of the clients' backoff jitter.
         usage: accounting per judge name to keep adding to (clients reopened later).
+        ledger: a file where usage per run id is written (the judge cache file).
     """
     judges: list[Judge] = []
     for i, target in enumerate(panel.judges):
@@ -92,6 +94,7 @@ async def open_judges(
                 cache=cache,
                 params=panel.params(),
                 usage=(usage or {}).get(target.name),
+                ledger=ledger,
             )
         )
     return judges

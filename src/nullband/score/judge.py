@@ -28,6 +28,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -44,7 +45,12 @@ from nullband.judges.engine import (
     judge_pair,
     run_bounded,
 )
-from nullband.judges.panel import PanelConfig, PanelOutcome, reduce_grades, reduce_pairs
+from nullband.judges.panel import (
+    PanelConfig,
+    PanelOutcome,
+    reduce_grades,
+    reduce_pairs,
+)
 from nullband.judges.prompts import (
     DEFAULT_RUBRIC,
     PAIRWISE_SYSTEM,
@@ -76,6 +82,11 @@ class _JudgeOptions(PanelConfig):
     template: str | None = Field(default=None, description="Judge prompt template override.")
     pass_min: float | None = Field(
         default=None, description="Verdict: pass when the score (0..1) is at least this."
+    )
+    ledger: str | None = Field(
+        default="cache",
+        description="File where judge usage per run is kept (`nullband judge summary`): "
+        "'cache' (the cache file; none when the cache is off), a path, or null for none.",
     )
 
     @model_validator(mode="before")
@@ -154,6 +165,7 @@ class _JudgeScorer:
         self._stack: AsyncExitStack | None = None
         self._judges: list[Judge] | None = None
         self._cache: JudgeCache | None = None
+        self._ledger: JudgeCache | None = None
         self._active = 0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -179,8 +191,7 @@ class _JudgeScorer:
         """
         async with self._loop_lock():
             if self._judges is None:
-                if self.options.cache is not None and self._cache is None:
-                    self._cache = JudgeCache(self.options.cache)
+                self._open_files()
                 stack = AsyncExitStack()
                 self._judges = await open_judges(
                     self.options,
@@ -188,6 +199,7 @@ class _JudgeScorer:
                     budget=self._budget or self._own_budget,
                     cache=self._cache,
                     usage=self._usage,
+                    ledger=self._ledger,
                 )
                 self._stack = stack
             self._active += 1
@@ -200,6 +212,17 @@ class _JudgeScorer:
                 if self._active == 0:
                     await self._close_clients()
 
+    def _open_files(self) -> None:
+        o = self.options
+        if o.cache is not None and self._cache is None:
+            self._cache = JudgeCache(o.cache)
+        if self._ledger is not None or o.ledger is None:
+            return
+        if o.ledger == "cache" or (o.cache is not None and Path(o.ledger).resolve() == Path(o.cache).resolve()):
+            self._ledger = self._cache
+        else:
+            self._ledger = JudgeCache(o.ledger)
+
     async def _close_clients(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
@@ -209,9 +232,10 @@ class _JudgeScorer:
     async def aclose(self) -> None:
         """Close the judge clients and the cache (optional: both close when idle)."""
         await self._close_clients()
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        for f in {id(x): x for x in (self._cache, self._ledger) if x is not None}.values():
+            f.close()
+        self._cache = None
+        self._ledger = None
 
     def _finish(self, outcome: PanelOutcome, values: dict[str, float | None]) -> ScoreResult:
         self.report.records += 1
@@ -264,7 +288,14 @@ class RubricJudgeScorer(_JudgeScorer):
             async with self._session() as judges:
                 calls = await run_bounded(
                     [
-                        partial(grade_once, j, task, sample=k, case_key=_key(case, record, j, k))
+                        partial(
+                            grade_once,
+                            j,
+                            task,
+                            sample=k,
+                            case_key=_key(case, record, j, k),
+                            run_id=record.run_id,
+                        )
                         for j in judges
                         for k in range(o.repeats)
                     ],
@@ -332,7 +363,14 @@ class PairwiseJudgeScorer(_JudgeScorer):
             async with self._session() as judges:
                 calls = await run_bounded(
                     [
-                        partial(judge_pair, j, task, sample=k, case_key=_key(case, record, j, k))
+                        partial(
+                            judge_pair,
+                            j,
+                            task,
+                            sample=k,
+                            case_key=_key(case, record, j, k),
+                            run_id=record.run_id,
+                        )
                         for j in judges
                         for k in range(o.repeats)
                     ],
