@@ -34,6 +34,10 @@ def demo(
         typer.Option(help="Exit with the gate's code (1 FAIL, 3 INCONCLUSIVE, 4 INVALID)."),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Run only the first N cases of each kind (a quick check)."),
+    ] = None,
 ) -> None:
     """Run the bundled suite on the embedded SmolLM2-135M model with two system prompts.
 
@@ -60,6 +64,7 @@ def demo(
             threads=threads,
             gate=gate_path,
             progress=progress,
+            limit_per_kind=limit,
         )
     )
     if exit_with_gate and result.exit_code:

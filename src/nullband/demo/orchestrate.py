@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,27 @@ def _prepare(config: EvalConfig, base_url: str, model: str, store: str) -> EvalC
     return config.model_copy(update={"targets": targets, "store": store})
 
 
+def _limit(path: Path, config: EvalConfig, n: int, store: Path) -> EvalConfig:
+    """``config`` with its suites cut to the first ``n`` cases of each kind.
+
+    The cut suite is written next to the store (``<store>.suite-<n>.jsonl``).
+    """
+    from nullband.suite import load_cases
+
+    seen: dict[str, int] = {}
+    lines = []
+    for ref in config.suite_refs():
+        for case in load_cases(path.parent / ref.path):
+            kind = case.segments.get("kind", "")
+            if seen.get(kind, 0) < n:
+                seen[kind] = seen.get(kind, 0) + 1
+                lines.append(case.model_dump_json(exclude_defaults=True))
+    out = store.with_name(f"{store.name}.suite-{n}.jsonl").resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config.model_copy(update={"suite": str(out)})
+
+
 def print_table(console: Console, name: str, table: PassTable) -> None:
     """Print one candidate's pass rates, overall and per group."""
     from rich.table import Table
@@ -116,6 +138,7 @@ async def run_demo(
     gate: Path | None = None,
     console: Console | None = None,
     progress: bool = True,
+    limit_per_kind: int | None = None,
 ) -> DemoResult:
     """Run the demo end to end and print what it found.
 
@@ -127,6 +150,7 @@ async def run_demo(
         gate: gate file for the comparison (skipped when None or absent).
         console: where to print (default: stdout).
         progress: show the runner's progress bars.
+        limit_per_kind: run only the first N cases of each kind (a quick check).
 
     Raises:
         UsageError: the local extra is missing or the server does not start.
@@ -140,6 +164,9 @@ async def run_demo(
         if not console.is_terminal:
             console = Console(width=140)  # pipes and CI logs: do not squeeze the tables
     loaded = [(p, load_yaml_model(p, EvalConfig)) for p in configs]
+    if limit_per_kind is not None:
+        near = Path(store) if "://" not in store else Path(tempfile.gettempdir()) / "nullband-demo"
+        loaded = [(p, _limit(p, c, limit_per_kind, near)) for p, c in loaded]
     gguf = find_gguf(python)
     digest = file_digest(gguf)
     model = _pin_model(loaded[0][1], digest, console)
