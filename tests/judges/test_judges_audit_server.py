@@ -8,6 +8,7 @@ import json
 from math import comb
 from pathlib import Path
 
+import numpy as np
 import pytest
 from judges_scripted import ScriptedJudge, write_pairwise_items
 from sklearn.metrics import cohen_kappa_score
@@ -130,3 +131,42 @@ def test_human_agreement_matches_sklearn_and_gates_trust(
     # the scripted judge is good (10% noise per call): kappa well above 0, trusted
     assert entry.human.kappa.value > 0.5
     assert result.trusted, result.untrusted_reasons
+
+
+def test_rubric_audit_over_the_server(
+    tmp_path: Path, judge_server: tuple[TestServer, ScriptedJudge]
+) -> None:
+    srv, judge = judge_server
+    judge.noise, judge.seed = 0.2, 9  # a grade one too high, 20% of the time
+    rng = np.random.default_rng(4)
+    truth = rng.integers(1, 5, 50).tolist()  # 1..4, so +1 stays on the scale
+    with (tmp_path / "items.jsonl").open("w") as f:
+        for i, g in enumerate(truth):
+            item = {"id": f"r{i}", "prompt": f"q{i}", "answer": f"text grade={g}", "human": g}
+            f.write(json.dumps(item) + "\n")
+    cfg = AuditConfig.model_validate(
+        {
+            "mode": "rubric",
+            "items": "items.jsonl",
+            "samples": 4,
+            "judges": [{"name": "scripted", "base_url": srv.base_url, "model": "judge-1"}],
+            "bootstrap": {"resamples": 500, "seed": 2},
+        }
+    )
+    result = asyncio.run(run_audit(cfg, base_dir=tmp_path))
+    entry = result.judges[0]
+    assert entry.position is None  # no positions in pointwise grading
+    # expected flip rate with 4 samples and p = 0.2: exact enumeration
+    assert entry.self_consistency.mean_flip_rate.lo <= expected_flip(0.2, 4)  # type: ignore[operator]
+    assert expected_flip(0.2, 4) <= entry.self_consistency.mean_flip_rate.hi  # type: ignore[operator]
+    labels = [
+        int(json.loads(judge.replies[f"audit-r{i}/scripted/grade/0"].split(". ", 1)[1])["score"])
+        for i in range(50)
+    ]
+    h = entry.human
+    assert h is not None
+    assert h.gate_weights == "quadratic"
+    ref = cohen_kappa_score(labels, truth, labels=[1, 2, 3, 4, 5], weights="quadratic")
+    assert h.kappa_quadratic.value == pytest.approx(ref, abs=1e-12)  # type: ignore[union-attr]
+    assert h.mcnemar is not None
+    assert h.mcnemar.lean == "judge more positive"  # it only ever grades up
