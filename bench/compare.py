@@ -128,7 +128,7 @@ def child_continuous() -> None:
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
-        f"   wall {wall:.2f} s; engine {r.engine}; CI [{r.interval.lo:+.6f}, {r.interval.hi:+.6f}]"
+        f"   wall {wall:.2f} s, CPU {cpu:.2f} s; engine {r.engine}; CI [{r.interval.lo:+.6f}, {r.interval.hi:+.6f}]"
     )
     print(f"   numpy/python peak allocation during the bootstrap: {peak / 2**20:.0f} MiB")
     print(
