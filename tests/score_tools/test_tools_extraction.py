@@ -71,3 +71,71 @@ def test_per_field_report(mkcase):
     assert rep.fields["vendor.tax_id"] == "hallucinated"  # "unknown" is not null here
     assert rep.fields["vendor.name"] == "omitted"
     assert rep.fields["po"] == "correct"
+
+
+def test_field_rows_for_per_field_tables(mkcase, rec):
+    from nullband.score.extraction import field_rows
+
+    text = '{"vendor": {"name": "Acme GmbH", "tax_id": "DE1"}, "date": "2026-05-26"}'
+    rows = {r.segments["field"]: r.scores for r in field_rows(mkcase(GOLD), rec(text=text))}
+    assert rows["vendor.tax_id"] == {
+        "field_correct": 0.0,
+        "hallucinated": 1.0,
+        "omitted": None,
+        "wrong_value": None,
+    }
+    assert rows["total"]["omitted"] == 1.0
+    assert rows["total"]["hallucinated"] is None
+    assert rows["vendor.name"]["field_correct"] == 1.0
+    broken = field_rows(mkcase(GOLD), rec(text="no json"))
+    assert len(broken) == 5
+    assert all(r.error and not r.scores for r in broken)
+
+
+def test_fields_command_compares_targets(mkcase, rec, tmp_path):
+    import orjson
+    import typer
+    from typer.testing import CliRunner
+
+    from nullband._cli import tools_cmd
+    from nullband.suite.importers import write_suite
+
+    cases = [
+        mkcase({"vendor": f"V{i}", "tax_id": None if i % 2 else f"T{i}"}, id=f"inv{i}")
+        for i in range(40)
+    ]
+    recs = []
+    for c in cases:
+        gold = c.expected
+        recs.append(rec(text=orjson.dumps(gold).decode(), case_id=c.id, target="base"))
+        filled = {**gold, "tax_id": gold["tax_id"] or "T-made-up"}  # hallucinates every null
+        recs.append(rec(text=orjson.dumps(filled).decode(), case_id=c.id, target="ft"))
+    write_suite(cases, tmp_path / "s.jsonl")
+    write_suite(recs, tmp_path / "r.jsonl")
+    app = typer.Typer()
+    tools_cmd.register(app)
+    res = CliRunner().invoke(
+        app,
+        [
+            "tools",
+            "fields",
+            "--suite",
+            str(tmp_path / "s.jsonl"),
+            "--records",
+            str(tmp_path / "r.jsonl"),
+            "--baseline",
+            "base",
+            "--candidate",
+            "ft",
+            "--json",
+            "--resamples",
+            "200",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    by = {(d["tool"], d["metric"]): d for d in orjson.loads(res.output)}
+    hall = by["tax_id", "hallucinated"]["summary"]
+    assert hall["n"] == 20  # only fields whose gold is null
+    assert hall["baseline_mean"] == 0.0
+    assert hall["candidate_mean"] == 1.0
+    assert by["vendor", "field_correct"]["summary"]["delta"] == 0.0

@@ -125,43 +125,48 @@ RecordsOpt = Annotated[Path | None, typer.Option("--records", help="Record JSONL
 RunOpt = Annotated[str | None, typer.Option("--run", help="Run id in the store.")]
 
 
-@tools_app.command("breakdown")
-def breakdown_cmd(
-    suite: SuiteOpt = None,
-    records: RecordsOpt = None,
-    run: RunOpt = None,
-    store: StoreOpt = None,
-    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline target.")] = None,
-    candidate: Annotated[str | None, typer.Option("--candidate", help="Candidate target.")] = None,
-    metric: Annotated[
-        list[str] | None, typer.Option("--metric", "-m", help="Signals to show (repeatable).")
-    ] = None,
-    confidence: Annotated[float, typer.Option("--confidence", help="Interval level.")] = 0.95,
-    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples.")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (stored).")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Each signal per target and per tool with intervals; with --baseline/--candidate, the
-    paired per-tool deltas.
+BaselineOpt = Annotated[str | None, typer.Option("--baseline", help="Baseline target.")]
+CandidateOpt = Annotated[str | None, typer.Option("--candidate", help="Candidate target.")]
+MetricOpt = Annotated[
+    list[str] | None, typer.Option("--metric", "-m", help="Signals to show (repeatable).")
+]
+ConfOpt = Annotated[float, typer.Option("--confidence", help="Interval level.")]
+ResamplesOpt = Annotated[int, typer.Option("--resamples", help="Bootstrap resamples.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Bootstrap seed (stored).")]
+MinCasesOpt = Annotated[
+    int, typer.Option("--min-cases", help="Fewer paired rows than this: flagged low-confidence.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-    Example: nullband tools breakdown --run 01J9... --baseline gpt-4o --candidate ft-8b
-    """
+
+def _show(
+    rows: dict[str, list[Any]],
+    *,
+    signals: tuple[str, ...],
+    dim: str,
+    metric: list[str] | None,
+    baseline: str | None,
+    candidate: str | None,
+    confidence: float,
+    resamples: int,
+    seed: int,
+    min_cases: int,
+    as_json: bool,
+) -> None:
     from rich.console import Console
 
-    from nullband.score.toolcalls.breakdown import SIGNALS, compare_tools, rows_for, summarize
+    from nullband.score.toolcalls.breakdown import compare_tools, summarize
     from nullband.score.toolcalls.render import deltas_table, signals_table
 
-    metrics = metric or list(SIGNALS)
-    unknown = sorted(set(metrics) - set(SIGNALS))
+    metrics = metric or list(signals)
+    unknown = sorted(set(metrics) - set(signals))
     if unknown:
-        raise UsageError(f"unknown signal(s) {unknown}; choose from {', '.join(SIGNALS)}")
-    cases, recs = _load(suite, records, store, run)
-    rows = rows_for(cases, recs)
+        raise UsageError(f"unknown signal(s) {unknown}; choose from {', '.join(signals)}")
     if not rows:
-        raise UsageError("no record could be scored per tool (do the cases have tool-call gold?)")
-    console = Console()
+        raise UsageError(f"no record could be scored per {dim} (do the cases have that gold?)")
     if (baseline is None) != (candidate is None):
         raise UsageError("give both --baseline and --candidate, or neither")
+    console = Console()
     if baseline is not None and candidate is not None:
         missing = [t for t in (baseline, candidate) if t not in rows]
         if missing:
@@ -170,14 +175,16 @@ def breakdown_cmd(
             rows[baseline],
             rows[candidate],
             metrics=metrics,
+            min_cases=min_cases,
             confidence=confidence,
             resamples=resamples,
             seed=seed,
+            dim=dim,
         )
         if as_json:
             typer.echo(orjson.dumps([d.model_dump(mode="json") for d in deltas]).decode())
         else:
-            console.print(deltas_table(deltas, baseline, candidate))
+            console.print(deltas_table(deltas, baseline, candidate, dim=dim))
         return
     out: list[Any] = []
     for target, target_rows in sorted(rows.items()):
@@ -189,12 +196,95 @@ def breakdown_cmd(
                 confidence=confidence,
                 resamples=resamples,
                 seed=seed,
+                dim=dim,
             )
         )
     if as_json:
         typer.echo(orjson.dumps([s.model_dump(mode="json") for s in out]).decode())
     else:
-        console.print(signals_table(out, metrics))
+        console.print(signals_table(out, metrics, dim=dim))
+
+
+@tools_app.command("breakdown")
+def breakdown_cmd(
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    baseline: BaselineOpt = None,
+    candidate: CandidateOpt = None,
+    metric: MetricOpt = None,
+    confidence: ConfOpt = 0.95,
+    resamples: ResamplesOpt = 2000,
+    seed: SeedOpt = 0,
+    min_cases: MinCasesOpt = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each signal (selection, arg_f1, recovery, length_delta, pass) per target and per
+    tool with intervals; with --baseline/--candidate, the paired per-tool deltas.
+
+    Example: nullband tools breakdown --run 01J9... --baseline gpt-4o --candidate ft-8b
+    """
+    from nullband.score.toolcalls.breakdown import SIGNALS, rows_for
+
+    cases, recs = _load(suite, records, store, run)
+    _show(
+        rows_for(cases, recs),
+        signals=SIGNALS,
+        dim="tool",
+        metric=metric,
+        baseline=baseline,
+        candidate=candidate,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        min_cases=min_cases,
+        as_json=as_json,
+    )
+
+
+@tools_app.command("fields")
+def fields_cmd(
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    baseline: BaselineOpt = None,
+    candidate: CandidateOpt = None,
+    metric: MetricOpt = None,
+    confidence: ConfOpt = 0.95,
+    resamples: ResamplesOpt = 2000,
+    seed: SeedOpt = 0,
+    min_cases: MinCasesOpt = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Structured extraction per field: accuracy, hallucinated-field and omitted-field rates
+    per target with intervals; with --baseline/--candidate, paired per-field deltas.
+
+    Example: nullband tools fields --run 01J9... --baseline gpt-4o-mini --candidate ft-8b
+    """
+    from nullband.score.extraction import FIELD_SIGNALS, field_rows
+
+    cases, recs = _load(suite, records, store, run)
+    by_id = {c.id: c for c in cases}
+    rows: dict[str, list[Any]] = {}
+    for r in recs:
+        case = by_id.get(r.case_id)
+        if case is not None and isinstance(case.expected, dict) and "steps" not in case.expected:
+            rows.setdefault(r.target, []).extend(field_rows(case, r))
+    _show(
+        rows,
+        signals=FIELD_SIGNALS,
+        dim="field",
+        metric=metric,
+        baseline=baseline,
+        candidate=candidate,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        min_cases=min_cases,
+        as_json=as_json,
+    )
 
 
 @tools_app.command("rows")

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import orjson
 
-from nullband.records import Record
+from nullband.records import ModelInfo, Record, ResultRow
 from nullband.score.base import ScoreResult
 from nullband.score.normalize import DateOrder, NormalizeOptions, match_leaf, prepare_gold
 from nullband.suite.case import Case
@@ -180,3 +180,62 @@ class ExtractionScorer:
         if rep.extra:
             reason = (reason + "; " if reason else "") + f"extra fields: {', '.join(rep.extra)}"
         return ScoreResult(values=values, passed=passed, reason=reason)
+
+
+FIELD_SIGNALS = ("field_correct", "hallucinated", "omitted", "wrong_value")
+
+
+def field_rows(
+    case: Case, record: Record, scorer: ExtractionScorer | None = None
+) -> list[ResultRow]:
+    """One result row per gold field (segment ``field``), for per-field tables and paired
+    comparisons: ``field_correct`` (0/1), ``hallucinated`` (0/1, only where the gold is
+    null), ``omitted`` and ``wrong_value`` (0/1, only where the gold has a value). A failed
+    call or an unreadable answer gives rows with ``error`` set."""
+    sc = scorer or ExtractionScorer()
+    if not isinstance(case.expected, dict):
+        return []
+    fields = list(flatten(case.expected))
+    model = ModelInfo(
+        requested=record.provenance.requested,
+        served=record.provenance.served,
+        fingerprint=record.provenance.fingerprint,
+    )
+    base = {
+        "case_hash": record.case_hash,
+        "epoch": record.epoch,
+        "weight": case.weight,
+        "adversarial": case.adversarial,
+        "cluster": case.cluster or case.id,
+        "model": model,
+    }
+    pred, why = parse_answer(record) if record.status == "ok" else (None, record.error)
+    if pred is None:
+        return [
+            ResultRow(
+                case_id=f"{case.id}::{f}",
+                segments={**case.segments, "field": f},
+                error=why or "call failed",
+                **base,
+            )
+            for f in fields
+        ]
+    rep = sc.report(case.expected, pred)
+    rows = []
+    for f, cls in rep.fields.items():
+        null = f in rep.gold_null
+        scores: dict[str, float | None] = {
+            "field_correct": float(cls == "correct"),
+            "hallucinated": float(cls == "hallucinated") if null else None,
+            "omitted": None if null else float(cls == "omitted"),
+            "wrong_value": None if null else float(cls == "wrong"),
+        }
+        rows.append(
+            ResultRow(
+                case_id=f"{case.id}::{f}",
+                segments={**case.segments, "field": f},
+                scores=scores,
+                **base,
+            )
+        )
+    return rows

@@ -179,6 +179,7 @@ class SignalSummary(BaseModel):
     mean: float | None = Field(description="Mean; null when n = 0.")
     ci: list[float] | None = Field(description="Interval of the mean; null when unavailable.")
     method: str = Field(description="How the interval was made (cluster bootstrap by case).")
+    ci_level: float | None = Field(default=None, description="Confidence level of the interval.")
     reason: str | None = Field(default=None, description="Why the mean or interval is missing.")
 
 
@@ -200,10 +201,10 @@ class ToolDelta(BaseModel):
     reason: str | None = Field(default=None, description="Why there is no summary.")
 
 
-def _by_tool(rows: Sequence[ResultRow]) -> dict[str, list[ResultRow]]:
+def _by_tool(rows: Sequence[ResultRow], dim: str = "tool") -> dict[str, list[ResultRow]]:
     groups: dict[str, list[ResultRow]] = defaultdict(list)
     for r in rows:
-        groups[r.segments.get("tool", "?")].append(r)
+        groups[r.segments.get(dim, "?")].append(r)
         groups["(all)"].append(r)
     return dict(sorted(groups.items()))
 
@@ -216,10 +217,12 @@ def summarize(
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
+    dim: str = "tool",
 ) -> list[SignalSummary]:
-    """Mean and cluster-bootstrap interval of each signal per tool for one target."""
+    """Mean and cluster-bootstrap interval of each signal per tool (or per value of the
+    segment ``dim``, e.g. "field" for extraction rows) for one target."""
     out = []
-    for tool, group in _by_tool(rows).items():
+    for tool, group in _by_tool(rows, dim).items():
         for m in metrics:
             pairs = [(r.scores.get(m), r.cluster or r.case_id) for r in group]
             vals = [(float(v), c) for v, c in pairs if v is not None]
@@ -255,6 +258,7 @@ def summarize(
                     mean=float(x.mean()),
                     ci=iv.as_list(),
                     method=iv.method,
+                    ci_level=confidence,
                     reason=iv.reason if not iv.available else None,
                 )
             )
@@ -270,6 +274,7 @@ def compare_tools(
     resamples: int = 10_000,
     seed: int = 0,
     min_cases: int = 20,
+    dim: str = "tool",
 ) -> list[ToolDelta]:
     """Paired per-tool deltas (candidate - baseline) of each signal, by the comparison
     engine (:func:`nullband.compare.compare_rows` with ``by=["tool"]``).
@@ -289,7 +294,7 @@ def compare_tools(
                 baseline,
                 candidate,
                 metric=m,
-                by=["tool"],
+                by=[dim],
                 confidence=confidence,
                 resamples=resamples,
                 seed=seed,

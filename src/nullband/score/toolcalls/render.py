@@ -17,11 +17,14 @@ def _ci(ci: Sequence[float] | None) -> str:
     return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def signals_table(rows: Sequence[SignalSummary], metrics: Sequence[str]) -> Table:
+def signals_table(
+    rows: Sequence[SignalSummary], metrics: Sequence[str], *, dim: str = "tool"
+) -> Table:
     """One line per (target, tool); one column per signal: mean [interval] (n)."""
-    table = Table(title="Tool-call signals per target and tool (95% cluster-bootstrap intervals)")
+    level = f"{rows[0].ci_level:.0%} " if rows and rows[0].ci_level else ""
+    table = Table(title=f"Signals per target and {dim} ({level}cluster-bootstrap intervals)")
     table.add_column("target")
-    table.add_column("tool")
+    table.add_column(dim)
     for m in metrics:
         table.add_column(m, justify="right")
     cells: dict[tuple[str, str], dict[str, str]] = {}
@@ -33,7 +36,9 @@ def signals_table(rows: Sequence[SignalSummary], metrics: Sequence[str]) -> Tabl
     return table
 
 
-def deltas_table(deltas: Sequence[ToolDelta], baseline: str, candidate: str) -> Table:
+def deltas_table(
+    deltas: Sequence[ToolDelta], baseline: str, candidate: str, *, dim: str = "tool"
+) -> Table:
     """One line per (signal, tool): both means, the paired delta with its interval, p and
     the Holm-adjusted p across tools. A bold delta's interval excludes 0; "(low n)" marks
     tools with fewer paired rows than min_cases."""
@@ -51,7 +56,7 @@ def deltas_table(deltas: Sequence[ToolDelta], baseline: str, candidate: str) -> 
         "test",
     )
     for col in cols:
-        table.add_column(col, justify="left" if col in ("tool", "signal", "test") else "right")
+        table.add_column(col, justify="left" if col in (dim, "signal", "test") else "right")
     for d in deltas:
         s = d.summary
         if s is None:
