@@ -267,3 +267,17 @@ def test_registered_in_the_scorer_registry():
     s = load_scorer(ScorerSpec(name="tool_calls", options={"date_order": "DMY"}))
     assert isinstance(s, ToolCallScorer)
     assert s.options.date_order == "DMY"
+
+
+def test_unordered_lists_option(mkcase, rec):
+    gold = [{"name": "tag", "arguments": {"tags": ["red", "green", "blue"]}}]
+    swapped = [("tag", {"tags": ["blue", "red", "green"]})]
+    assert _score(mkcase, rec, gold, swapped).values["arg_f1"] == 0.0  # positional by default
+    res = _score(mkcase, rec, gold, swapped, unordered_lists=True)
+    assert res.values["arg_f1"] == 1.0
+    partial = _score(
+        mkcase, rec, gold, [("tag", {"tags": ["green", "pink"]})], unordered_lists=True
+    )
+    # matched 1 of 2 predicted, 1 of 3 gold
+    assert partial.values["arg_precision"] == pytest.approx(0.5)
+    assert partial.values["arg_recall"] == pytest.approx(1 / 3)

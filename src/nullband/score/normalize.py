@@ -118,6 +118,8 @@ class NormalizeOptions:
         id_keys: regex on the last key of a path; matching keys hold IDs (case kept).
         id_patterns: regexes on values; a matching gold value is treated as an ID.
         coerce_numeric_strings: accept ``"2"`` for ``2`` where the schema says number.
+        unordered_lists: match list elements by optimal assignment instead of position
+            (for lists whose order carries no meaning, e.g. a set of tags).
     """
 
     date_order: DateOrder = "MDY"
@@ -126,6 +128,7 @@ class NormalizeOptions:
     id_keys: str = r"(?i)(?:^|_)id$|Id$"
     id_patterns: tuple[str, ...] = ()
     coerce_numeric_strings: bool = True
+    unordered_lists: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(

@@ -9,7 +9,8 @@ the gold does not have weigh by the schema the same way.
 - recall    = matched weight / gold weight
 - a gold key marked optional (BFCL ``""``) that the model omits is not counted at all;
 - a predicted key with value ``null`` that the gold lacks counts as omitted, not extra;
-- lists are compared position by position (BFCL's rule: order matters);
+- lists are compared position by position (BFCL's rule: order matters), or, with
+  ``unordered_lists``, element by element after an optimal assignment;
 - a key with several acceptable values is scored against the best-matching one.
 """
 
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from nullband.score.normalize import NormalizeOptions, match_leaf
 from nullband.score.toolcalls.gold import Alt, Arr, Leaf, Node, Obj
@@ -124,6 +128,9 @@ def _node(node: Node, pred: Any, req: bool, opts: NormalizeOptions, t: Tally) ->
     elif type(pred) is list:
         assert type(node) is Arr
         items = node.items
+        if opts.unordered_lists and len(items) > 1 and len(pred) > 1:
+            _unordered(items, pred, req, opts, t)
+            return
         for i, item in enumerate(items):
             if i < len(pred):
                 _node(item, pred[i], req, opts, t)
@@ -138,6 +145,27 @@ def _node(node: Node, pred: Any, req: bool, opts: NormalizeOptions, t: Tally) ->
 
 
 _CONTAINERS = (dict, list)
+
+
+def _unordered(
+    items: list[Node], pred: list[Any], req: bool, opts: NormalizeOptions, t: Tally
+) -> None:
+    """Pair list elements by optimal assignment (``unordered_lists``)."""
+    subs = [[Tally() for _ in pred] for _ in items]
+    value = np.zeros((len(items), len(pred)))
+    for i, item in enumerate(items):
+        for j, p in enumerate(pred):
+            _node(item, p, req, opts, subs[i][j])
+            value[i, j] = 2 * subs[i][j].matched - subs[i][j].gold - subs[i][j].pred
+    rows, cols = linear_sum_assignment(value, maximize=True)
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        t.add(subs[i][j])
+    for i in set(range(len(items))) - set(rows.tolist()):
+        t.gold += _w(req) * items[i].nleaves
+        t.missing += 1
+    for j in set(range(len(pred))) - set(cols.tolist()):
+        t.pred += _w(req) * count_leaves(pred[j])
+        t.extra += 1
 
 
 def _mismatch(node: Node, pred: Any, req: bool, t: Tally) -> None:

@@ -126,7 +126,8 @@ class ToolCallScorer:
 
     Options (all optional): ``date_order`` ("MDY"/"DMY"), ``aliases`` (spelling ->
     canonical), ``id_keys`` (regex on key names holding IDs), ``id_patterns`` (regexes on
-    ID values), ``rel_tol``, ``coerce_numeric_strings``, ``name`` (default "tool_calls").
+    ID values), ``rel_tol``, ``coerce_numeric_strings``, ``unordered_lists`` (match list
+    elements order-free), ``name`` (default "tool_calls").
     """
 
     def __init__(
@@ -139,9 +140,11 @@ class ToolCallScorer:
         id_patterns: list[str] | None = None,
         rel_tol: float = 1e-9,
         coerce_numeric_strings: bool = True,
+        unordered_lists: bool = False,
     ) -> None:
         self.name = name
         kwargs: dict[str, Any] = {
+            "unordered_lists": unordered_lists,
             "date_order": date_order,
             "aliases": dict(aliases or {}),
             "id_patterns": tuple(id_patterns or ()),
