@@ -281,3 +281,13 @@ def test_unordered_lists_option(mkcase, rec):
     # matched 1 of 2 predicted, 1 of 3 gold
     assert partial.values["arg_precision"] == pytest.approx(0.5)
     assert partial.values["arg_recall"] == pytest.approx(1 / 3)
+
+
+def test_words_ending_in_id_are_not_ids(mkcase, rec):
+    # "paid" is not an ID key, so case does not matter; "orderId" is one, so it does
+    assert _score(
+        mkcase, rec, [{"name": "f", "arguments": {"paid": "Yes"}}], [("f", {"paid": "yes"})]
+    ).passed
+    assert not _score(
+        mkcase, rec, [{"name": "f", "arguments": {"orderId": "AB1"}}], [("f", {"orderId": "ab1"})]
+    ).passed

@@ -125,7 +125,7 @@ class NormalizeOptions:
     date_order: DateOrder = "MDY"
     rel_tol: float = 1e-9
     aliases: dict[str, str] = field(default_factory=dict)
-    id_keys: str = r"(?i)(?:^|_)id$|Id$"
+    id_keys: str = r"(?:^|_)[iI][dD]$|[a-z]Id$"
     id_patterns: tuple[str, ...] = ()
     coerce_numeric_strings: bool = True
     unordered_lists: bool = False
