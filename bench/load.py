@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,7 @@ def main() -> None:
     ap.add_argument("--rates", default="25,50,100,150,200,300,400,600,800")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     with SubprocessServer([]) as srv:
         url = srv.base_url + "/chat/completions"
         clients = {
@@ -118,12 +120,15 @@ def main() -> None:
                       f"{res['loop_p99']:7.2f} ms  ok {res['ok']}"
                       + (f"  cpu {res['cpu']:.0%}" if "cpu" in res else ""), flush=True)  # fmt: skip
                 if not res["valid"]:
+                    if res.get("reasons"):
+                        print(f"{'':<20} why: {'; '.join(res['reasons'])}")
                     break
                 best[name] = rate
         print(f"\nhighest valid arrival rate ({args.tokens}-token streams, zero-latency server, "
               f"{args.duration:g} s runs):")  # fmt: skip
         for name, r in best.items():
             print(f"  {name:<20} {r:g} req/s")
+        print(f"load average {os.getloadavg()[0]:.2f} at the end (shared machine)")
 
 
 if __name__ == "__main__":

@@ -172,3 +172,18 @@ def test_failures_are_recorded_not_measured(tmp_path: Path) -> None:
     assert s.goodput.good == len(by["ok"])  # ... and never good
     assert s.goodput.total == 80
     assert any("requests failed" in w for w in s.validity.warnings)
+
+
+def test_usage_errors_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _cfg_file(tmp_path, "http://127.0.0.1:9/v1")
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "run", str(cfg), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "no traffic given" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "compare", "--baseline", str(tmp_path), "--candidate", str(tmp_path),
+              "--rule", "ttft<2s"])  # fmt: skip
+    assert exc.value.code == 2
+    assert "not a rule" in capsys.readouterr().err
