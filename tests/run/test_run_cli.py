@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_helpers import nullband, popen_nullband, write_eval
 
-from conftest import nullband, popen_nullband, write_eval
 from nullband._ids import new_run_id
 from nullband.store import open_store
 from nullband.store.export import export_results, iter_result_rows
@@ -55,7 +55,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_u
         "seed": 3,
     }
     server_cfg = {"faults": faults, "latency": {"ttft_s": 0.01}}
-    target = {"concurrency": 16, "timeout_s": 0.3}
+    target = {"concurrency": 16, "timeout_s": 1.0}
     with TestServer(server_cfg) as srv:
         cfg = write_eval(tmp_path / "a", srv.base_url, n, store=store_url, target=target)
         run_id = "kill-" + new_run_id()  # unique: the PostgreSQL database is shared

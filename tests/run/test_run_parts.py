@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from runner_helpers import write_eval
 
-from conftest import write_eval
 from nullband.config.models import EvalConfig, ScorerSpec
 from nullband.config.yamlfile import load_yaml_model
 from nullband.records import Attempt, Provenance, Record, Usage
@@ -225,7 +225,7 @@ async def test_shard_without_run_id_is_refused(tmp_path: Path) -> None:
         await _run(path, None, shard="1/2")
 
 
-def test_stored_config_masks_secret_looking_headers(tmp_path: Path) -> None:
+def test_stored_config_masks_secret_headers_and_db_password(tmp_path: Path) -> None:
     from nullband.run.plan import load_plan
 
     path = write_eval(
@@ -235,7 +235,9 @@ def test_stored_config_masks_secret_looking_headers(tmp_path: Path) -> None:
         store="x",
         target={"headers": {"x-portkey-api-key": "pk-123", "x-team": "evals"}},
     )
-    plan = load_plan(load_yaml_model(path, EvalConfig), path)
-    headers = plan.stored_config()["targets"][0]["headers"]
-    assert headers == {"x-portkey-api-key": "***", "x-team": "evals"}
+    cfg = load_yaml_model(path, EvalConfig)
+    cfg = cfg.model_copy(update={"store": "postgresql://nb:hunter2@127.0.0.1:5432/evals"})
+    stored = load_plan(cfg, path).stored_config()
+    assert stored["targets"][0]["headers"] == {"x-portkey-api-key": "***", "x-team": "evals"}
+    assert stored["store"] == "postgresql://nb:***@127.0.0.1:5432/evals"  # no DB password
     assert yaml.safe_load(path.read_text())["targets"][0]["headers"]["x-team"] == "evals"

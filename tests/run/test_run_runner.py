@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_helpers import result_rows, write_eval
 
-from conftest import result_rows, write_eval
 from nullband.config.models import EvalConfig
 from nullband.config.yamlfile import load_yaml_model
 from nullband.errors import UsageError
@@ -39,7 +39,7 @@ async def test_fault_run_every_case_stored_once_with_the_served_model(
 ) -> None:
     n = 2000
     async with TestServer({"faults": FAULTS, "served_model": "m-2026-01-01"}) as srv:
-        path = write_eval(tmp_path, srv.base_url, n, store=store_url, target={"timeout_s": 0.3})
+        path = write_eval(tmp_path, srv.base_url, n, store=store_url, target={"timeout_s": 2.0})
         with open_store(store_url) as store:
             summary = await _run(path, store)
             rows = result_rows(store, summary.run_id)

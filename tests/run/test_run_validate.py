@@ -8,8 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
-from conftest import REPO, nullband
+from runner_helpers import REPO, nullband
 
 GOOD_TARGET = """\
 targets:

@@ -97,6 +97,10 @@ class Plan:
         """The resolved config to store with the run: header values that look secret are
         masked (keys themselves are never in a config: only their variable names)."""
         data = self.config.model_dump(mode="json")
+        if "://" in data["store"]:  # a database URL may carry a password
+            from sqlalchemy import make_url
+
+            data["store"] = make_url(data["store"]).render_as_string(hide_password=True)
         for t in data["targets"]:
             t["headers"] = {
                 k: ("***" if _SECRETISH.search(k) else v) for k, v in t["headers"].items()
