@@ -117,6 +117,7 @@ def _pii_traces(values: dict[str, list[str]]) -> list[Step]:
     return steps
 
 
+@pytest.mark.slow  # four CLI runs (each imports scikit-learn)
 def test_no_planted_value_appears_in_any_output_file(tmp_path: Path) -> None:
     values = pii_values(seed=99, per_type=8)
     src = write_jsonl(

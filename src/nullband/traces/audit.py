@@ -9,6 +9,7 @@ same functions, so their verdicts are identical.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from datetime import datetime
@@ -68,6 +69,7 @@ class AuditContext:
         return check
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(model: str) -> str:
     """Model names compared without provider prefix and case; date snapshots still differ."""
     return model.strip().lower().rsplit("/", 1)[-1]
@@ -78,7 +80,7 @@ def _ts(value: Any) -> float:
         return value.timestamp()
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return datetime.fromisoformat(value).timestamp()
         except ValueError:
             return float("inf")
     return float("inf")

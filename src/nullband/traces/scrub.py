@@ -138,6 +138,7 @@ class ScrubSession:
         # context ("Bearer <token>") is also replaced where it later appears bare
         self._raw: dict[str, tuple[str, str]] = {}
         self._raw_rx: re.Pattern[str] | None = None
+        self._pending: list[str] = []  # learned since the regex was last compiled
 
     def _placeholder(self, etype: str, norm: str) -> str:
         key = (etype, norm)
@@ -187,16 +188,27 @@ class ScrubSession:
             raw = text[a:b]
             if len(raw) >= 6 and raw not in self._raw:
                 self._raw[raw] = (etype, ph)
-                self._raw_rx = None
+                self._pending.append(raw)
             spans.append((a, b, etype, ph))
         return spans
 
     def _known(self, text: str) -> str:
         if not self._raw:
             return text
-        if self._raw_rx is None:
+        # recompiling the alternation for every new value would be quadratic: values
+        # learned since the last compile are checked with plain substring tests, and the
+        # regex is rebuilt once they are a sizeable share of it
+        if len(self._pending) > max(32, len(self._raw) // 4):
             alts = sorted(self._raw, key=len, reverse=True)
             self._raw_rx = re.compile("|".join(re.escape(a) for a in alts))
+            self._pending = []
+        for raw in sorted(self._pending, key=len, reverse=True):
+            if raw in text:
+                etype, ph = self._raw[raw]
+                self._replaced[etype] += text.count(raw)
+                text = text.replace(raw, ph)
+        if self._raw_rx is None:
+            return text
 
         def repl(m: re.Match[str]) -> str:
             etype, ph = self._raw[m.group(0)]

@@ -121,6 +121,9 @@ def _object(compiled: dict[str, Check], required: list[str], extra: Check | None
 
 
 def _all(checks: list[Check]) -> Check:
+    if len(checks) == 2:
+        a, b = checks
+        return lambda v: a(v) and b(v)
     return lambda v: all(c(v) for c in checks)
 
 

@@ -1,0 +1,247 @@
+"""Benchmark: auditing 1,000,000 spans (about 1.1 GB of generic JSONL), side by side.
+
+Variants, each run in its own process (pinned to two cores with ``taskset`` when it is
+available), with the peak resident memory of its whole process tree sampled every 20 ms:
+
+- ``parse``: a bare ``json.loads`` loop over the file (parses, audits nothing);
+- ``naive``: a plain-Python audit: ``json.loads`` per line, the same rules written
+  directly, ``jsonschema`` validators (compiled once per tool) for tool calls, dicts for
+  grouping, ``statistics.median`` per class;
+- ``fast``: ``nullband.traces.audit_file_fast`` with 2 worker processes;
+- ``python``: ``nullband.traces.audit_file(engine="python")`` (pydantic steps), on a
+  100,000-span prefix only, scaled (it is the small-file engine).
+
+Usage: .venv/bin/python bench/traces.py [--spans 1000000] [--file /tmp/nullband-bench-traces.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def generate(path: Path, spans: int) -> None:
+    import orjson
+
+    from nullband.traces.synth import iter_synth
+
+    n = 0
+    with path.open("wb") as fh:
+        buf: list[bytes] = []
+        for steps, _, _ in iter_synth(spans // 3 + (spans % 3 > 0), seed=1):
+            buf.extend(orjson.dumps(s) for s in steps)
+            if len(buf) >= 30_000:
+                fh.write(b"\n".join(buf) + b"\n")
+                n += len(buf)
+                buf = []
+        if buf:
+            fh.write(b"\n".join(buf) + b"\n")
+
+
+def _config() -> Any:
+    from nullband.traces.audit_models import AuditConfig
+    from nullband.traces.synth import RESULT_SCHEMAS, TOOLS
+
+    return AuditConfig(tool_schemas=TOOLS, result_schemas=RESULT_SCHEMAS)
+
+
+def run_parse(path: Path) -> dict[str, Any]:
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            json.loads(line)
+            n += 1
+    return {"spans": n}
+
+
+def run_naive(path: Path) -> dict[str, Any]:
+    import jsonschema
+
+    from nullband.traces.synth import RESULT_SCHEMAS, TOOLS
+
+    tool_v = {k: jsonschema.Draft202012Validator(v) for k, v in TOOLS.items()}
+    res_v = {k: jsonschema.Draft202012Validator(v) for k, v in RESULT_SCHEMAS.items()}
+    traces: dict[str, list[tuple[Any, ...]]] = {}
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            d = json.loads(line)
+            n += 1
+            flags = []
+            if d.get("fallback_index"):
+                flags.append("fallback")
+            if d.get("retry_count"):
+                flags.append("retry")
+            req, got = d.get("model_requested"), d.get("model_served") or d.get("model_routed")
+            if req and got and req.lower().rsplit("/", 1)[-1] != got.lower().rsplit("/", 1)[-1]:
+                flags.append("model_mismatch")
+            if d.get("cache_hit"):
+                flags.append("cache_hit")
+            if d.get("status") == "error":
+                flags.append("step_error")
+            kind = d.get("kind", "llm")
+            if kind == "tool":
+                name = d.get("tool_name")
+                if name in tool_v and not tool_v[name].is_valid(json.loads(d["tool_arguments"])):
+                    flags.append("tool_args_invalid")
+                if name in res_v and not res_v[name].is_valid(d.get("tool_result")):
+                    flags.append("tool_result_invalid")
+                label = name
+            else:
+                for call in (d.get("output_message") or {}).get("tool_calls") or []:
+                    fn = call["function"]
+                    if fn["name"] in tool_v and not tool_v[fn["name"]].is_valid(
+                        json.loads(fn["arguments"])
+                    ):
+                        flags.append("tool_args_invalid")
+                label = d.get("model_served") or d.get("model_requested")
+            dur = d.get("duration_ms")
+            key = (d.get("task_class") or "-", kind, str(label))
+            if (
+                dur is not None
+                and not d.get("cache_hit")
+                and d.get("status") != "error"
+                and not d.get("fallback_index")
+            ):
+                samples.setdefault(key, []).append(dur)
+            traces.setdefault(d["trace_id"], []).append((key, dur, flags))
+    medians = {k: statistics.median(v) for k, v in samples.items() if len(v) >= 5}
+    verdicts = {"clean": 0, "noisy": 0, "corrupted": 0}
+    for steps in traces.values():
+        worst = "clean"
+        for key, dur, flags in steps:
+            med = medians.get(key)
+            if med is not None and dur is not None and dur > 1.5 * med:
+                flags = [*flags, "slow_span"]
+            for f in flags:
+                if f.startswith("tool_"):
+                    worst = "corrupted"
+                elif worst == "clean":
+                    worst = "noisy"
+        verdicts[worst] += 1
+    return {"spans": n, "verdicts": verdicts}
+
+
+def run_fast(path: Path) -> dict[str, Any]:
+    from nullband.traces.fastaudit import audit_file_fast
+
+    rep = audit_file_fast(path, _config(), processes=2)
+    return {"spans": rep.summary.n_steps, "verdicts": rep.summary.verdicts}
+
+
+def run_python(path: Path) -> dict[str, Any]:
+    from itertools import islice
+
+    prefix = Path(str(path) + ".prefix100k")
+    if not prefix.exists():
+        with path.open("rb") as src, prefix.open("wb") as dst:
+            dst.writelines(islice(src, 100_000))
+    from nullband.traces.pipeline import audit_file
+
+    rep = audit_file(prefix, _config(), engine="python")
+    return {"spans": rep.summary.n_steps, "verdicts": rep.summary.verdicts}
+
+
+VARIANTS = {"parse": run_parse, "naive": run_naive, "fast": run_fast, "python": run_python}
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = (task / "children").read_text().split()
+                stack.extend(int(k) for k in kids)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def measure(variant: str, path: Path) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", variant, "--file", str(path)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0,1", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.02)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} failed with exit code {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return {
+        "variant": variant,
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(peak / 1024),
+        **result,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--file", type=Path, default=Path("/tmp/nullband-bench-traces.jsonl"))
+    ap.add_argument("--child", choices=list(VARIANTS))
+    ap.add_argument("--variants", default="parse,naive,fast,python")
+    args = ap.parse_args()
+    if args.child:
+        t = time.perf_counter()
+        res = VARIANTS[args.child](args.file)
+        res["inner_s"] = round(time.perf_counter() - t, 2)
+        print(json.dumps(res))
+        return
+    if not args.file.exists():
+        print(f"generating {args.spans} spans into {args.file} ...", flush=True)
+        generate(args.file, args.spans)
+    size = args.file.stat().st_size
+    print(
+        f"file {args.file}: {size / 1e9:.2f} GB; cpus visible {os.cpu_count()}; load {os.getloadavg()}"
+    )
+    rows = [measure(v, args.file) for v in args.variants.split(",")]
+    by = {r["variant"]: r for r in rows}
+    for r in rows:
+        print(json.dumps(r))
+    if "fast" in by:
+        for base in ("parse", "naive"):
+            if base in by:
+                print(
+                    f"fast vs {base}: {by[base]['wall_s'] / by['fast']['wall_s']:.2f}x faster (wall, process start included)"
+                )
+        if "naive" in by and by["naive"].get("verdicts") != by["fast"].get("verdicts"):
+            print(
+                f"note: verdict counts differ: naive {by['naive']['verdicts']} fast {by['fast']['verdicts']}"
+            )
+
+
+if __name__ == "__main__":
+    main()
