@@ -46,3 +46,13 @@ def test_every_unscored_reason_is_counted_in_its_class() -> None:
     assert s.mean == pytest.approx(0.75)
     assert s.inconsistent_share == pytest.approx(0.5)
     assert summarize_records(recs, ["exact"])[0].records == 1
+
+
+def test_package_exports_resolve() -> None:
+    import nullband.judges as judges
+
+    assert judges.__all__ == sorted(judges.__all__)
+    for name in judges.__all__:
+        assert getattr(judges, name) is not None
+    with pytest.raises(AttributeError):
+        _ = judges.no_such_name
