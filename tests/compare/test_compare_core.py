@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -327,3 +328,32 @@ def test_weighted_slices(field_notes: Rows) -> None:
     assert cmp.weighted.delta == pytest.approx(float(np.sum(w * (b - a)) / w.sum()), abs=1e-12)
     assert cmp.gate is not None
     assert cmp.gate.rules[0].name == "non_inferiority:weighted"
+
+
+def test_lora_parity_on_200_identical_cases_is_inconclusive() -> None:
+    from nullband.compare import load_gate
+    from nullband.records import ModelInfo
+
+    rng = np.random.default_rng(1)
+    base, cand = [], []
+    for ad in range(5):
+        for j in range(200):
+            v = float(rng.random() < 0.9)
+            m = f"customer_{ad}_v3"
+            for side in (base, cand):
+                side.append(
+                    ResultRow(
+                        case_id=f"a{ad}-{j}",
+                        scores={"pass": v},
+                        segments={"adapter": f"ad{ad}"},
+                        model=ModelInfo(requested=m, served=m),
+                    )
+                )
+    gate = load_gate(Path(__file__).resolve().parents[2] / "examples/gates/lora-parity.yaml")
+    cmp = run_comparison(base, cand, gate=gate)
+    assert cmp.gate is not None
+    # 200 identical outputs cannot show a 0.5-point parity (Newcombe: about +-1.8 points).
+    assert cmp.gate.decision == "INCONCLUSIVE"
+    text = " ".join(cmp.gate.reasons)
+    assert "cases would detect 0.5 points" in text
+    assert cmp.provenance.cross_mismatched_cases == []

@@ -323,8 +323,9 @@ def _worst_segment(cmp: Comparison, rule: WorstSegmentRule, min_cases: int) -> R
             kind=rule.kind,
             decision="INCONCLUSIVE",
             segments=checks,
-            reason=f"{len(unsure)} of {len(checks)} {rule.by} segments cannot show "
-            f"non-inferiority{mtxt}{low_txt}",
+            reason=f"{len(unsure)} of {len(checks)} {rule.by} segments cannot rule out a loss "
+            f"of more than {rule.margin * 100:g} points ({_unsure_detail(gated, unsure, rule)})"
+            f"{low_txt}",
         )
     worst_seg = min(gated, key=lambda s: s.delta if s.delta is not None else math.inf)
     rate = is_rate(worst_seg)
@@ -337,6 +338,19 @@ def _worst_segment(cmp: Comparison, rule: WorstSegmentRule, min_cases: int) -> R
         f"{len(checks)} segments (worst: {worst_seg.segment}, "
         f"{pts(worst_seg.delta or 0.0, rate)} {unit(rate)}){low_txt}",
     )
+
+
+def _unsure_detail(
+    gated: list[SegmentSummary], unsure: list[SegmentCheck], rule: WorstSegmentRule
+) -> str:
+    """'widest: ad0, 95% CI [-1.8, +1.8], n=200; this suite detects ...; about N cases ...'."""
+    names = {c.segment for c in unsure}
+    segs = [s for s in gated if s.segment in names]
+    worst = min(segs, key=lambda s: s.delta_ci[0] if s.delta_ci else -math.inf)
+    rate = is_rate(worst)
+    power = power_phrase(worst, rule.margin or None)
+    text = f"e.g. {worst.segment}: {ci_text(worst.delta_ci, worst.confidence, rate)}, n={worst.n}"
+    return f"{text}; {power}" if power else text
 
 
 def _floor_one(

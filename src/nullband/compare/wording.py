@@ -67,8 +67,10 @@ def cases_needed(s: PairedSummary, effect: float) -> float | None:
     """Paired cases needed to detect ``effect`` at 80% power, from this comparison's spread."""
     if effect <= 0:
         return None
-    if s.kind == "binary" and s.discordance:
-        r = connor_sample_size(effect, s.discordance, confidence=s.confidence)
+    if s.kind == "binary" and s.discordance is not None and s.n > 0:
+        # No discordant pair observed: plan with the rule-of-three upper bound 3/n.
+        psi = s.discordance or min(1.0, 3.0 / s.n)
+        r = connor_sample_size(effect, psi, confidence=s.confidence)
         return r.value
     if s.se is not None and s.se > 0 and s.n > 1:
         var = s.se * s.se * s.n
@@ -90,5 +92,10 @@ def power_phrase(s: PairedSummary, effect: float | None) -> str:
         n = cases_needed(s, effect)
         if n is not None and n > s.n:
             eff = f"{effect * 100:g}" if rate else f"{effect:g}"
-            parts.append(f"about {round_cases(n)} cases would detect {eff} {unit(rate)}")
+            assume = (
+                " (assuming 3/n discordance, as none was observed)"
+                if s.kind == "binary" and not s.discordance
+                else ""
+            )
+            parts.append(f"about {round_cases(n)} cases would detect {eff} {unit(rate)}{assume}")
     return "; ".join(parts)
