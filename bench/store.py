@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,10 +74,20 @@ def new_run(store: SqlStore, n_cases: int) -> str:
     return rid
 
 
+LAST_CPU = [0.0]
+
+
 def timed(fn: Callable[[], object]) -> float:
+    """Wall seconds of ``fn()``; its process CPU seconds go to LAST_CPU[0]."""
+    c = time.process_time()
     t = time.perf_counter()
     fn()
+    LAST_CPU[0] = time.process_time() - c
     return time.perf_counter() - t
+
+
+def cpu_note(n: int) -> str:
+    return f"  CPU {LAST_CPU[0] / n * 1e6:5.1f} us each"
 
 
 def bench_writes(store: SqlStore, label: str) -> None:
@@ -98,26 +108,33 @@ def bench_reads(store: SqlStore, label: str, n: int) -> None:
     rid = new_run(store, n)
     for start in range(0, n, 5_000):
         store.write_records(records(rid, min(5_000, n - start), start))
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
     dt = timed(lambda: sum(1 for _ in store.iter_records(rid)))
-    print(f"{label:<22} iter_records      {n:>7} records  {n / dt:>9,.0f} records/s")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(
+        f"{label:<22} iter_records      {n:>7} records  {n / dt:>9,.0f} records/s  "
+        f"(peak Python allocations {peak / 2**20:.1f} MiB; tracing slows this line)"
+    )
+    dt = timed(lambda: sum(1 for _ in store.iter_records(rid)))
+    print(f"{label:<22} iter_records      {n:>7} records  {n / dt:>9,.0f} records/s" + cpu_note(n))
     dt = timed(lambda: store.completed_keys(rid))
     print(f"{label:<22} completed_keys    {n:>7} records  {dt * 1e3:9.0f} ms")
     dt = timed(lambda: store.spend(rid))
     print(f"{label:<22} spend             {n:>7} records  {dt * 1e3:9.0f} ms")
     sink = io.BytesIO()
     dt = timed(lambda: export_results(store, rid, sink, fmt="jsonl"))
-    print(f"{label:<22} export jsonl       {n:>7} rows     {n / dt:>9,.0f} rows/s")
+    print(f"{label:<22} export jsonl       {n:>7} rows     {n / dt:>9,.0f} rows/s" + cpu_note(n))
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "r.parquet"
         dt = timed(lambda: export_results(store, rid, p, fmt="parquet"))
-        print(f"{label:<22} export parquet     {n:>7} rows     {n / dt:>9,.0f} rows/s")
+        print(
+            f"{label:<22} export parquet     {n:>7} rows     {n / dt:>9,.0f} rows/s" + cpu_note(n)
+        )
     run = store.get_run(rid)
     assert run is not None
     dt = timed(lambda: target_drift(store, run, "cand"))
-    print(f"{label:<22} drift (one run)    {n:>7} records  {dt * 1e3:9.0f} ms")
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{label:<22} peak RSS growth while reading: {(rss1 - rss0) / 1024:.0f} MiB")
+    print(f"{label:<22} drift (one run)    {n:>7} records  {dt * 1e3:9.0f} ms" + cpu_note(n))
 
 
 def pg_schema_url(url: str) -> tuple[str, Callable[[], None]]:
@@ -142,7 +159,11 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("NULLBAND_TEST_PG_URL"))
     ap.add_argument("--n-read", type=int, default=100_000)
     args = ap.parse_args()
-    print(f"store bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs")
+    load = os.getloadavg()
+    print(
+        f"store bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as d:
         for sync in ("FULL", "NORMAL"):
             with open_store(Path(d) / f"w-{sync}.db", sqlite_synchronous=sync) as s:  # type: ignore[arg-type]

@@ -271,3 +271,28 @@ def test_paging_by_time_crosses_pages_correctly(store: SqlStore) -> None:
         assert all(r.created_at.tzinfo is not None for r in rows)
     with pytest.raises(ValueError, match="needs a target"):
         next(store.iter_record_columns(run.run_id, ["status"], by_time=True))
+
+
+def test_iter_records_streams_instead_of_loading_the_run(sqlite_store: SqlStore) -> None:
+    import tracemalloc
+
+    run = make_run()
+    sqlite_store.create_run(run)
+    big = "x" * 4000  # 4,000 records x 4 kB: ~16 MB of output text in the run
+    for start in range(0, 4000, 1000):
+        sqlite_store.write_records(
+            [
+                make_record(run.run_id, f"c{i:05d}", output_text=big)
+                for i in range(start, start + 1000)
+            ]
+        )
+    tracemalloc.start()
+    try:
+        n = sum(1 for _ in sqlite_store.iter_records(run.run_id, chunk=200))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 4000
+    # One page of 200 records is ~0.8 MB of text (x2 while parsing); loading the run
+    # would be over 16 MB. 6 MB leaves room for driver and parser buffers.
+    assert peak < 6 * 2**20, peak
