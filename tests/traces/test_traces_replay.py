@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,40 @@ def test_cli_to_suite_with_adversarial_merge(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "only grows" in proc.stderr
+
+
+def test_replay_case_scores_with_the_tool_call_scorer() -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from nullband.config.models import ScorerSpec
+    from nullband.records import Provenance, Record, ToolCall
+    from nullband.score.registry import load_scorers, score_record
+
+    importlib.import_module("nullband.score.toolcalls.builtins")  # registers 'tool_calls'
+
+    case = trace_to_case(_scrubbed(1)[0])
+    assert case is not None
+    (scorer,) = load_scorers([ScorerSpec(name=TOOL_SCORER)])
+
+    def record(args: str) -> Record:
+        return Record(
+            run_id="r",
+            case_id=case.id,
+            case_hash=case.content_hash(),
+            target="t",
+            request_hash="h",
+            status="ok",
+            tool_calls=[ToolCall(id="c", name="crm_lookup", arguments=args)],
+            provenance=Provenance(requested="m"),
+            created_at=datetime.now(UTC),
+        )
+
+    same, _ = asyncio.run(
+        score_record(case, record('{"customer_id": "C000000", "fields": ["tier"]}'), [scorer])
+    )
+    other, _ = asyncio.run(
+        score_record(case, record('{"customer_id": "C999999", "fields": ["tier"]}'), [scorer])
+    )
+    assert same["pass"] == 1.0
+    assert other["pass"] == 0.0
