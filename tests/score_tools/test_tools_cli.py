@@ -192,3 +192,23 @@ def test_usage_errors(cli, tau):
         cli, ["tools", "breakdown", "--suite", str(suite), "--records", str(recs), "-m", "speed"]
     )
     assert "unknown signal" in str(res.exception)
+
+
+def test_trajectories_summary(cli, tau):
+    suite, recs = tau
+    res = CliRunner().invoke(
+        cli,
+        [
+            "tools",
+            "trajectories",
+            "--suite",
+            str(suite),
+            "--records",
+            str(recs),
+            "--resamples",
+            "300",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("gpt-4o: 20 trajectories")
+    assert "pass^1=0.100" in res.output

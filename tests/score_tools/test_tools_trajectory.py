@@ -181,3 +181,20 @@ def test_taubench_pass_hat_k_matches_enumeration(taubench):
     for k in range(1, 5):
         assert pass_hat_k(counts, k) == pytest.approx(_oracle_pass_k(raw, k), abs=1e-12)
     assert pass_hat_k(counts, 1) == pytest.approx(sum(r["reward"] for r in raw) / len(raw))
+
+
+def test_taubench_run_summary_pools_recovery_and_passk(taubench):
+    from nullband.score.toolcalls.trajectories import summarize_trajectories
+
+    raw, (cases, records) = taubench
+    (s,) = summarize_trajectories(cases, records, resamples=500)
+    rec = sum(_oracle_recovery(row["traj"])[0] for row in raw)
+    err = sum(_oracle_recovery(row["traj"])[1] for row in raw)
+    assert (s.recovered, s.tool_errors) == (rec, err)
+    assert s.recovery_rate == pytest.approx(rec / err)
+    assert s.recovery_ci is not None
+    assert s.recovery_ci[0] <= s.recovery_rate <= s.recovery_ci[1]
+    assert s.trajectories == 20
+    assert s.tool_calls == sum(len(m.get("tool_calls") or []) for r in raw for m in r["traj"])
+    for k in range(1, 5):
+        assert s.pass_k[str(k)] == pytest.approx(_oracle_pass_k(raw, k), abs=1e-12)

@@ -310,6 +310,50 @@ def rows_cmd(
     typer.echo(f"wrote {write_jsonl(rows, out)} rows to {out}")
 
 
+@tools_app.command("trajectories")
+def trajectories_cmd(
+    suite: SuiteOpt = None,
+    records: RecordsOpt = None,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    confidence: ConfOpt = 0.95,
+    resamples: ResamplesOpt = 2000,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per target: pooled recovery rate (with a trajectory-bootstrap interval), loops,
+    length delta, selection, argument F1, final answers and pass^k.
+
+    Example: nullband tools trajectories --suite tau.jsonl --records tau-records.jsonl
+    """
+    from nullband.score.toolcalls.trajectories import summarize_trajectories
+
+    cases, recs = _load(suite, records, store, run)
+    out = summarize_trajectories(cases, recs, confidence=confidence, resamples=resamples, seed=seed)
+    if not out:
+        raise UsageError("no record could be scored as a trajectory")
+    if as_json:
+        typer.echo(orjson.dumps([s.model_dump(mode="json") for s in out]).decode())
+        return
+    for s in out:
+        rate = "—" if s.recovery_rate is None else f"{s.recovery_rate:.3f}"
+        ci = "" if s.recovery_ci is None else f" [{s.recovery_ci[0]:.3f}, {s.recovery_ci[1]:.3f}]"
+        passk = " ".join(f"pass^{k}={v:.3f}" for k, v in s.pass_k.items())
+        typer.echo(
+            f"{s.target}: {s.trajectories} trajectories, {s.tool_calls} tool calls, "
+            f"{s.tool_errors} tool errors, recovered {s.recovered} ({rate}{ci}), "
+            f"loops {s.loops}, mean length delta {_fmt(s.mean_length_delta)}, "
+            f"selection {_fmt(s.mean_selection)}, arg F1 {_fmt(s.mean_arg_f1)}, "
+            f"final answer {_fmt(s.final_answer_rate)}; {passk}"
+        )
+        for note in s.notes:
+            typer.echo(f"  note: {note}")
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
 @tools_app.command("passk")
 def passk_cmd(
     suite: SuiteOpt = None,
