@@ -133,6 +133,20 @@ def compare_rows(
             f"{len(low)} segments have fewer than {min_cases} cases: flagged low-confidence, "
             "not gated"
         )
+    for side_name in ("baseline", "candidate"):
+        side = getattr(al.provenance, side_name)
+        if side.mismatched_rows:
+            warnings.append(
+                f"{side_name}: {side.mismatched_rows} rows were served by a model other than "
+                f"the requested one ({', '.join(side.served)}); a gate makes this INVALID"
+            )
+    for ep in al.epochs:
+        if ep.spread is not None and ep.spread > 0.01 + 1e-12:
+            warnings.append(
+                f"{ep.side} epochs spread by {ep.spread * 100:.1f} points with "
+                f"{len(ep.flipping)} flipping cases; at temperature 0 this means a "
+                "nondeterministic harness"
+            )
     multi_epoch = al.pairing.epochs_baseline > 1 or al.pairing.epochs_candidate > 1
     if overall.kind == "continuous" and multi_epoch and _in_unit(al):
         warnings.append(
