@@ -144,7 +144,7 @@ def test_pairwise_without_reference_is_unscored() -> None:
     )
     case = Case(id="c5", prompt="Q")  # no expected output
     res = asyncio.run(_score(scorer, case, _record(case, "x")))
-    assert res.values == {}
+    assert res.values == {"judge_pairwise": None}
     assert "no reference output" in (res.reason or "")
 
 
@@ -194,7 +194,7 @@ def test_budget_caps_judge_calls(judge_server: tuple[TestServer, ScriptedJudge])
     case = Case(id="c7", prompt="Q")
     res = asyncio.run(_score(scorer, case, _record(case, "grade=2")))
     assert judge.calls == 0
-    assert res.values == {}
+    assert res.values == {"judge_rubric": None}
     assert "budget" in (res.reason or "")
 
 

@@ -245,7 +245,8 @@ class _JudgeScorer:
             self.report.dropped += 1
         else:
             self.report.unscored += 1
-        value = values.get(self.name)
+        values = {self.name: None, **values}  # an unscored record still names its metric
+        value = values[self.name]
         if value is None:
             return ScoreResult(values=values, passed=None, reason=outcome.reason)
         passed = None if self.options.pass_min is None else value >= self.options.pass_min
