@@ -57,6 +57,11 @@ def _short(ts: Any) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S") if ts is not None else "-"
 
 
+def _precise(ts: Any) -> str:
+    """Milliseconds too: a whole run often completes within one second."""
+    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if ts is not None else "-"
+
+
 def _runs(store: str | None, limit: int, drift: bool, fmt: ViewFormat) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -163,13 +168,13 @@ def _drift(
                 s.served or "-",
                 s.fingerprint or "-",
                 str(s.n),
-                f"{s.first_case_id}#{s.first_epoch} {_short(s.first_at)}",
-                f"{s.last_case_id}#{s.last_epoch} {_short(s.last_at)}",
+                f"{s.first_case_id}#{s.first_epoch} {_precise(s.first_at)}",
+                f"{s.last_case_id}#{s.last_epoch} {_precise(s.last_at)}",
             )
         con.print(t)
         for c in d.changes:
             con.print(
-                f"  {c.kind} changed at {c.case_id}#{c.epoch} ({_short(c.at)}, record "
+                f"  {c.kind} changed at {c.case_id}#{c.epoch} ({_precise(c.at)}, record "
                 f"{c.position + 1} in time order): {c.from_served}/{c.from_fingerprint} -> "
                 f"{c.to_served}/{c.to_fingerprint}"
             )
@@ -190,7 +195,7 @@ def _drift(
             con.print(
                 f"  {hc.kind} changed in run {hc.run_id} (after {hc.previous_run_id}): "
                 f"{hc.served}/{hc.fingerprint} first served {hc.case_id}#{hc.epoch} at "
-                f"{_short(hc.at)}; gone: {gone}"
+                f"{_precise(hc.at)}; gone: {gone}"
             )
 
 
