@@ -225,3 +225,16 @@ def test_sync_thread_mode_serves_and_counts() -> None:
         raise AssertionError("server still answering after stop()")
     except OSError:
         pass
+
+
+def test_a_failing_responder_gives_a_500_with_the_reason() -> None:
+    def responder(req: ServerRequest) -> Reply:
+        raise ValueError("no rule for this prompt")
+
+    async def main() -> None:
+        async with TestServer(responder=responder) as srv, aiohttp.ClientSession() as s:
+            status, body, _ = await post_chat(s, srv.base_url, chat_body())
+            assert status == 500
+            assert "ValueError: no rule for this prompt" in body["error"]["message"]
+
+    asyncio.run(main())

@@ -202,7 +202,11 @@ class ChatApp:
             early = await self._early_fault(fault, request)
             if early is not None:
                 return early
-        reply = await self._reply(req)
+        try:
+            reply = await self._reply(req)
+        except Exception as exc:  # a responder's bug becomes a visible 500, not a hang
+            self.stats.on_status(500)
+            return error_response(500, f"responder raised {type(exc).__name__}: {exc}")
         if reply.status != 200:
             self.stats.on_status(reply.status)
             return error_response(reply.status, "scripted error", reply.headers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import threading
 from types import TracebackType
@@ -95,7 +94,6 @@ class TestServer:
         """Bind and start serving in the running event loop."""
         if self._runner is not None:
             raise UsageError("the test server is already started")
-        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         app = self._chat.build()
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
