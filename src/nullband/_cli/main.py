@@ -54,10 +54,11 @@ for _module in (
     run_cmd,
     store_cmd,
     compare_cmd,
-    demo_cmd,
+    tools_cmd,
     judge_cmd,
     traces_cmd,
     load_cmd,
+    demo_cmd,
     testserver_cmd,
 ):
     _module.register(app)
