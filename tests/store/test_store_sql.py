@@ -296,3 +296,17 @@ def test_iter_records_streams_instead_of_loading_the_run(sqlite_store: SqlStore)
     # One page of 200 records is ~0.8 MB of text (x2 while parsing); loading the run
     # would be over 16 MB. 6 MB leaves room for driver and parser buffers.
     assert peak < 6 * 2**20, peak
+
+
+def test_store_package_all_is_sorted_and_complete() -> None:
+    import types
+
+    import nullband.store as pkg
+
+    public = {
+        n
+        for n, v in vars(pkg).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType) and n != "annotations"
+    }
+    assert pkg.__all__ == sorted(pkg.__all__)
+    assert set(pkg.__all__) == public
