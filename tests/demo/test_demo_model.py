@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -106,3 +109,31 @@ def test_demo_command_quick(gguf: Path, tmp_path: Path) -> None:
         assert kind in out
     assert "gate:" in out
     assert store.exists()
+
+
+def test_ctrl_c_stops_the_model_server(gguf: Path, tmp_path: Path) -> None:
+    """SIGINT during a run: exit code 130 and the llama.cpp server is gone."""
+    args = ["demo", "--limit", "3", "--no-progress", "--store", str(tmp_path / "d.db")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nullband", *args, "--python", PYTHON],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    url = None
+    for line in proc.stdout:
+        m = re.search(r"at (http://127\.0\.0\.1:\d+/v1)", line)
+        if m:
+            url = m.group(1)
+        if line.startswith("running "):
+            break
+    assert url is not None
+    time.sleep(2)  # some calls in flight
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/models", timeout=2)

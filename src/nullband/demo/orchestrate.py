@@ -22,7 +22,7 @@ from rich.console import Console
 from nullband.config import EvalConfig, load_yaml_model
 from nullband.demo.llama import LlamaServer, file_digest, find_gguf
 from nullband.demo.tables import PassTable, pass_table
-from nullband.errors import UsageError
+from nullband.errors import NullbandError, UsageError
 
 DEFAULT_CONFIGS = ("examples/demo/baseline.yaml", "examples/demo/candidate.yaml")
 DEFAULT_GATE = "examples/gates/promotion.yaml"
@@ -42,6 +42,12 @@ def locate(rel: str | Path) -> Path:
         f"{rel} not found (looked in {Path.cwd()} and {checkout.parent})",
         hint="run `nullband demo` from the nullband checkout, or pass --config PATH",
     )
+
+
+class DemoInterrupted(NullbandError):
+    """The demo was stopped with Ctrl-C (exit code 130, like the runner's)."""
+
+    exit_code = 130
 
 
 @dataclass
@@ -195,11 +201,16 @@ async def run_demo(
                         path, target.name, summary.run_id, summary.status, summary.elapsed_s, table
                     )
                 )
+            if summary.status == "interrupted":
+                raise DemoInterrupted(
+                    f"the demo was interrupted during {path.name} (run {summary.run_id}); "
+                    "the model server is stopped",
+                    hint="run `nullband demo` again to start over",
+                )
             if summary.status != "completed":
                 raise UsageError(
                     f"run {summary.run_id} ended {summary.status}: {summary.note or ''}",
-                    hint=f"resume it with `nullband run {path} --run-id {summary.run_id} "
-                    f"--store {store}` against a running model server",
+                    hint="check the model server's health and run `nullband demo` again",
                 )
         result.runs_s = time.monotonic() - t_runs
         result.server_cpu_s = server.cpu_seconds()
