@@ -218,7 +218,9 @@ class _JudgeScorer:
             self._cache = JudgeCache(o.cache)
         if self._ledger is not None or o.ledger is None:
             return
-        if o.ledger == "cache" or (o.cache is not None and Path(o.ledger).resolve() == Path(o.cache).resolve()):
+        if o.ledger == "cache" or (
+            o.cache is not None and Path(o.ledger).resolve() == Path(o.cache).resolve()
+        ):
             self._ledger = self._cache
         else:
             self._ledger = JudgeCache(o.ledger)
