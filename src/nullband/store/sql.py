@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from nullband.errors import StoreError
 from nullband.records import Record
@@ -104,10 +104,11 @@ class SqlStore:
         except StoreError:
             raise
         except SQLAlchemyError as exc:
+            hint = None
+            if isinstance(exc, OperationalError):
+                hint = "check that the database is reachable and not locked by another program"
             raise StoreError(
-                f"store {self.url}: cannot {action}: {_describe(exc)}",
-                run_id=run_id,
-                hint="check that the database is reachable and not locked by another program",
+                f"store {self.url}: cannot {action}: {_describe(exc)}", run_id=run_id, hint=hint
             ) from exc
 
     def _pages(
