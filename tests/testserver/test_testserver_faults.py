@@ -159,3 +159,24 @@ def test_counts_requests_after_success() -> None:
             assert srv.stats.keys() == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("content", ["one", "one two three four"])
+def test_malformed_stream_has_a_line_that_is_not_json(content: str) -> None:
+    async def main() -> None:
+        cfg = _only("malformed")
+        cfg["default_content"] = content
+        async with TestServer(cfg) as srv, aiohttp.ClientSession() as s:
+            body = chat_body(stream=True)
+            bad = 0
+            async with s.post(f"{srv.base_url}/chat/completions", json=body) as r:
+                async for line in r.content:
+                    if line.startswith(b"data: {"):
+                        try:
+                            orjson.loads(line[6:])
+                        except orjson.JSONDecodeError:
+                            bad += 1
+            assert bad == 1
+            assert srv.stats.total_successes == 0
+
+    asyncio.run(main())

@@ -104,6 +104,8 @@ async def stream_answer(
         else:
             app.metrics.observe_itl(ctx.served, now - prev)
         prev = now
+    if fault == "malformed" and len(deltas) <= cut_at:
+        await resp.write(_BROKEN)  # a one-token answer: the bad line goes before the finish
     if fault == "truncate":
         # A one-token answer: cut before the finish chunk instead.
         if request.transport is not None:
