@@ -111,3 +111,18 @@ def test_a_raising_user_scorer_does_not_crash_the_run() -> None:
     scores, reasons = asyncio.run(score_record(case("x"), rec("x"), [Boom()]))  # type: ignore[list-item]
     assert scores == {}
     assert "RuntimeError" in reasons["boom"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tool_calls", "bfcl", "extraction", "trajectory", "judge_rubric", "judge_pairwise"],
+)
+def test_every_builtin_name_resolves_without_importing_its_module_first(name: str) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from nullband.score.registry import resolve_factory, available;"
+        f"f = resolve_factory({name!r}); assert callable(f); assert {name!r} in available()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
