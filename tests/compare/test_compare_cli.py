@@ -270,3 +270,16 @@ def test_compare_run_ids_from_the_store(tmp_path: Path) -> None:
     assert data["overall"]["ci_method"] == "newcombe"  # one empty discordant cell
     assert {s["segment"] for s in data["segments"]} == {"c0", "c1"}
     assert data["gate"] is None
+
+
+def test_plan_refuses_continuous_previous_runs(
+    tmp_path: Path, make_row: Callable[..., ResultRow], jsonl: Callable[..., Path]
+) -> None:
+    base = [make_row(f"c{i}", 0.3 + i / 100, model="m/a") for i in range(30)]
+    cand = [make_row(f"c{i}", 0.35 + i / 100, model="m/b") for i in range(30)]
+    b, c = jsonl(tmp_path / "b.jsonl", base), jsonl(tmp_path / "c.jsonl", cand)
+    res = runner.invoke(
+        app, ["plan", "--baseline", str(b), "--candidate", str(c), "--effect", "0.02"]
+    )
+    assert res.exit_code == 2
+    assert "pass/fail metric" in res.stderr

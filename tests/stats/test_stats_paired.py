@@ -112,3 +112,22 @@ def test_weighted_summary_applies_weights(cells: Any) -> None:
     assert s.weighted
     assert s.delta == pytest.approx(float(np.sum(w * (b - a)) / w.sum()))
     assert s.test == "weighted-z"
+
+
+def test_weighted_without_discordance_is_not_a_point(cells: Any) -> None:
+    a, b = cells(80, 0, 0, 20, seed=3)
+    w = np.where(np.arange(100) < 10, 3.0, 1.0)
+    s = paired_summary(a, b, weights=w)
+    assert s.delta_ci is not None
+    assert s.delta_ci[0] < 0 < s.delta_ci[1]
+    assert any("Newcombe" in note for note in s.notes)
+
+
+def test_weighted_continuous_outside_unit_has_no_rate_interval() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(100, 10, 200)
+    b = a + rng.normal(1, 2, 200)
+    s = paired_summary(a, b, weights=np.r_[np.full(100, 2.0), np.ones(100)])
+    assert s.baseline_ci is None
+    assert "baseline_ci" in s.unavailable
+    assert s.delta_ci is not None

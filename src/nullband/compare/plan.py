@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from nullband.errors import UsageError
@@ -81,6 +82,12 @@ def make_plan(
         from nullband.compare.pairing import align
 
         al = align(previous[0], previous[1], metric=metric)
+        if not (np.isin(al.a, (0.0, 1.0)).all() and np.isin(al.b, (0.0, 1.0)).all()):
+            raise UsageError(
+                f"metric {metric!r} of the previous runs is not 0/1 per case (continuous, or "
+                "averaged over epochs); discordance needs a pass/fail metric",
+                hint="give --discordance directly",
+            )
         d = al.b - al.a
         prev_n = int(d.shape[0])
         if discordance is None:

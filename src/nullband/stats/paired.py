@@ -414,20 +414,38 @@ def _weighted(
         discordant = Discordant(
             baseline_only=int(np.count_nonzero(d < 0)), candidate_only=int(np.count_nonzero(d > 0))
         )
+    notes = [f"weighted means (total weight {sw:g}, Kish effective n {n_eff:.1f})"]
+    if discordant is not None and 0 in (discordant.baseline_only, discordant.candidate_only):
+        n11 = int(np.count_nonzero((a == 1) & (b == 1)))
+        n10, n01 = discordant.baseline_only, discordant.candidate_only
+        iv = newcombe_paired(n11, n10, n01, n - n11 - n10 - n01, confidence)
+        unavailable.pop("delta_ci", None)
+        notes.append(
+            "a discordant cell is empty, so resampling degenerates; the delta interval is "
+            "Newcombe's square-and-add on the unweighted table"
+        )
     var_d = float(np.sum(w * (d - delta) ** 2) / sw)
     mde = miller_mde(var_d, n_eff, confidence=confidence)
     if mde.value is None and mde.reason:
         unavailable["mde"] = mde.reason
-    wa = wilson(ma * n_eff, max(1, round(n_eff)), confidence)
-    wb = wilson(mb * n_eff, max(1, round(n_eff)), confidence)
+    if _in_unit(a, b):
+        wa = wilson(ma * n_eff, max(1, round(n_eff)), confidence).as_list()
+        wb = wilson(mb * n_eff, max(1, round(n_eff)), confidence).as_list()
+        mean_method = "wilson (Kish effective n)"
+    else:
+        wa = wb = None
+        mean_method = "none"
+        unavailable["baseline_ci"] = unavailable["candidate_ci"] = (
+            "weighted means of scores outside [0, 1] get no interval; see delta_ci"
+        )
     return PairedSummary(
         kind=kind,
         n=n,
         baseline_mean=ma,
         candidate_mean=mb,
-        baseline_ci=wa.as_list(),
-        candidate_ci=wb.as_list(),
-        mean_ci_method="wilson (Kish effective n)",
+        baseline_ci=wa,
+        candidate_ci=wb,
+        mean_ci_method=mean_method,
         delta=delta,
         delta_ci=iv.as_list(),
         ci_method=iv.method,
@@ -441,7 +459,7 @@ def _weighted(
         mde_method="miller",
         weighted=True,
         unavailable=unavailable,
-        notes=[f"weighted means (total weight {sw:g}, Kish effective n {n_eff:.1f})"],
+        notes=notes,
         **base,
     )
 
