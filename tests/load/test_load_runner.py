@@ -48,6 +48,15 @@ def test_cli_run_writes_files_and_exit_code_follows_validity(
     assert s.server.counters["requests_succeeded"] == len(recs)
     assert s.server.counters["generation_tokens"] == 8 * len(recs)
     assert s.server.histograms["ttft"].count == len(recs)
+    # the raw samples: one before, the ones during, one after, on the run's clock
+    scr = [orjson.loads(x) for x in (out / "server_metrics.jsonl").read_bytes().splitlines()]
+    assert scr[0]["phase"] == "before"
+    assert scr[-1]["phase"] == "after"
+    assert scr[0]["t_s"] < 0 < scr[-1]["t_s"]
+    assert len(scr) == 2 + s.server.scrapes_during >= 3  # 2 s run, 1 s scrape period
+    done = "vllm:request_success_total"
+    # (a fresh server has no sample of this counter before its first request)
+    assert scr[-1]["values"][done] - scr[0]["values"].get(done, 0) == len(recs)
     text = capsys.readouterr().out
     assert "ttft" in text
     assert "goodput (ttft_ms<=1000)" in text

@@ -181,7 +181,7 @@ def run_cmd(
         slo=slo, warmup_s=warmup_s, max_inflight=max_inflight,
     )  # fmt: skip
     res = run_load(cfg, build_schedule(cfg, time_scale), label=label)
-    write_run(out, res.summary, res.records)
+    write_run(out, res.summary, res.records, res.scrapes)
     typer.echo(render_summary(res.summary))
     typer.echo(f"wrote {out}/requests.jsonl and {out}/summary.json")
     raise typer.Exit(4 if res.summary.validity.verdict == "INVALID" else 0)
@@ -230,7 +230,7 @@ def sweep_cmd(
         )  # fmt: skip
         res = run_load(cfg, build_schedule(cfg), label=f"rate={r:g}")
         s = res.summary
-        write_run(out / f"rate-{r:g}", s, res.records)
+        write_run(out / f"rate-{r:g}", s, res.records, res.scrapes)
         any_invalid |= s.validity.verdict == "INVALID"
 
         def v(m: str, q: str, s: object = s) -> str:

@@ -62,7 +62,7 @@ def run_ab(
                 between(arm, i)
             res = run_load(cfg, schedule, label=arm)
             if out_dir is not None:
-                write_run(Path(out_dir) / f"{arm}-{i}", res.summary, res.records)
+                write_run(Path(out_dir) / f"{arm}-{i}", res.summary, res.records, res.scrapes)
             if on_run is not None:
                 on_run(arm, i, res.summary)
             arms[arm].append((res.summary, res.records))

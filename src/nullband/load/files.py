@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -13,12 +14,26 @@ from nullband.load.summary import LoadSummary
 
 REQUESTS_FILE = "requests.jsonl"
 SUMMARY_FILE = "summary.json"
+SCRAPES_FILE = "server_metrics.jsonl"
 
 
-def write_run(out_dir: str | Path, summary: LoadSummary, records: list[RequestRecord]) -> Path:
-    """Write a run directory; returns its path. Files are written whole, then renamed."""
+def write_run(
+    out_dir: str | Path,
+    summary: LoadSummary,
+    records: list[RequestRecord],
+    scrapes: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write a run directory; returns its path. Files are written whole, then renamed.
+
+    ``scrapes`` (server /metrics samples before, during and after) go to
+    ``server_metrics.jsonl`` when given.
+    """
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
+    if scrapes:
+        tmp = d / (SCRAPES_FILE + ".tmp")
+        tmp.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in scrapes))
+        tmp.replace(d / SCRAPES_FILE)
     tmp = d / (REQUESTS_FILE + ".tmp")
     with tmp.open("wb") as fh:
         for r in records:

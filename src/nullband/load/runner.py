@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,8 @@ class LoadResult:
 
     summary: LoadSummary
     records: list[RequestRecord]
+    scrapes: list[dict[str, Any]] = field(default_factory=list)
+    """Server /metrics samples: ``{"phase", "t_s" (after t0), "values"}`` (vLLM names)."""
 
 
 def metrics_url_for(cfg: LoadConfig) -> str | None:
@@ -177,9 +179,23 @@ def run_load(
     finally:
         during, failed = scraper.stop() if scraper is not None else ([], 0)
     server: ServerMetrics | None = None
+    series: list[tuple[str, Any]] = []
     if murl is not None and before is not None:
-        server = server_summary(murl, before, scrape(murl), during, failed)
-    return _assemble(cfg, schedule, shards, server, label)
+        after = scrape(murl)
+        server = server_summary(murl, before, after, during, failed)
+        series = [("before", before), *(("during", d) for d in during), ("after", after)]
+    res = _assemble(cfg, schedule, shards, server, label)
+    t0 = res.summary.t0_monotonic_ns
+    res.scrapes = [
+        {
+            "phase": phase,
+            "t_s": (snap["t_ns"] - t0) / 1e9,
+            "values": {k: v for k, v in snap["values"].items() if k.startswith("vllm:")},
+        }
+        for phase, snap in series
+        if not isinstance(snap, str)
+    ]
+    return res
 
 
 def _assemble(
