@@ -32,7 +32,13 @@ BUILTINS: dict[str, ScorerFactory] = {
 }
 """Built-in scorer factories by name; other packages of nullband add theirs on import."""
 
+_TOOLCALLS = "nullband.score.toolcalls.builtins"
 _LAZY_BUILTINS: dict[str, str] = {
+    "tool_calls": _TOOLCALLS,
+    "bfcl": _TOOLCALLS,
+    "extraction": _TOOLCALLS,
+    "trajectory": _TOOLCALLS,
+    "recovery_judge": _TOOLCALLS,
     "judge_rubric": "nullband.score.judge",
     "judge_pairwise": "nullband.score.judge",
 }
