@@ -10,7 +10,7 @@ from store_factories import T0, make_record, make_run
 from nullband.errors import StoreError
 from nullband.records import Provenance
 from nullband.store import SqlStore
-from nullband.store.drift import drift_report, target_drift, target_history
+from nullband.store.drift import drift_report, drift_summary, target_drift, target_history
 
 
 def _at(i: int) -> object:
@@ -47,6 +47,11 @@ def test_alias_switch_within_a_run_is_found_at_the_first_new_record(store: SqlSt
     assert (change.from_served, change.to_served) == ("m-a", "m-b")
     assert (change.from_fingerprint, change.to_fingerprint) == ("fp_m-a", "fp_m-b")
     assert d.switches == 3  # a->b, b->a (the straggler), a->b
+    # The cheap SQL summary (used by `runs --drift`) agrees on where it changed.
+    summary = drift_summary(store, run, "cand")
+    assert [(p.served, p.n) for p in summary.pairs] == [("m-a", 6), ("m-b", 4)]
+    assert summary.first_change is not None
+    assert (summary.first_change.case_id, summary.first_change.at) == ("c005", _at(5))
     assert d.requested == "acme-2026-05-01"
     assert d.mismatched == 1
 

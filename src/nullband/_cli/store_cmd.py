@@ -66,7 +66,7 @@ def _runs(store: str | None, limit: int, drift: bool, fmt: ViewFormat) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from nullband.store.drift import target_drift
+    from nullband.store.drift import drift_summary
 
     with _open(store) as st:
         runs = st.list_runs(limit=limit)
@@ -75,7 +75,7 @@ def _runs(store: str | None, limit: int, drift: bool, fmt: ViewFormat) -> None:
         if drift:
             for r in runs:
                 names = sorted(set(r.targets) | set(totals[r.run_id]["served"]))
-                drifts[r.run_id] = [target_drift(st, r, t) for t in names]
+                drifts[r.run_id] = [drift_summary(st, r, t) for t in names]
     if fmt is ViewFormat.json:
         out = []
         for r in runs:
@@ -130,10 +130,12 @@ def _runs(store: str | None, limit: int, drift: bool, fmt: ViewFormat) -> None:
         if drift:
             marks = []
             for d in drifts[r.run_id]:
-                if d.drifted:
-                    first = d.changes[0] if d.changes else None
-                    where = f" from {first.case_id} at {_short(first.at)}" if first else ""
-                    marks.append(f"{d.target}: {len(d.sightings)} models/fps{where}")
+                c = d.first_change
+                if c is not None:
+                    marks.append(
+                        f"{d.target}: {len(d.pairs)} models/fps; {c.kind} changed at "
+                        f"{c.case_id}#{c.epoch} {_short(c.at)}"
+                    )
             row.append("\n".join(marks) or "none")
         table.add_row(*row)
     Console().print(table)

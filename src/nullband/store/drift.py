@@ -264,6 +264,47 @@ def _history_changes(
     return out
 
 
+class DriftSummary(BaseModel):
+    """A cheap per-target drift summary (SQL aggregates only), for run listings."""
+
+    target: str = Field(description="Target name.")
+    requested: str | None = Field(description="The pinned model requested.")
+    pairs: list[PairSummary] = Field(description="Pairs that served, in order of first use.")
+    first_change: HistoryChange | None = Field(
+        default=None,
+        description="The first record served by the second pair to appear (run_id and "
+        "previous_run_id are both this run); null when one pair served.",
+    )
+
+
+def drift_summary(store: SqlStore, run: RunInfo, target: str) -> DriftSummary:
+    """Pairs that served one target of a run and where the first new one started."""
+    pairs = sorted(
+        (PairSummary(**p) for p in store.served_pairs(run.run_id, target)),
+        key=lambda p: p.first_at,
+    )
+    change = None
+    if len(pairs) > 1:
+        first, second = pairs[0], pairs[1]
+        case_id, epoch, at = store.first_served(
+            run.run_id, target, second.served, second.fingerprint
+        )
+        change = HistoryChange(
+            run_id=run.run_id,
+            previous_run_id=run.run_id,
+            kind="model" if second.served != first.served else "fingerprint",
+            served=second.served,
+            fingerprint=second.fingerprint,
+            case_id=case_id,
+            epoch=epoch,
+            at=at,
+            gone=[],
+        )
+    return DriftSummary(
+        target=target, requested=run.targets.get(target), pairs=pairs, first_change=change
+    )
+
+
 def drift_report(
     store: SqlStore,
     run_id: str | None = None,
