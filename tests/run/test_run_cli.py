@@ -84,6 +84,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_u
     assert killed_rows == clean_rows  # case for case: scores, segments, model, error
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     store_url = str(tmp_path / "runs.db")
     with TestServer({"latency": {"ttft_s": 0.03}}) as srv:
@@ -108,6 +109,7 @@ def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     assert not any(srv.stats.after_success().values())
 
 
+@pytest.mark.slow
 def test_four_shards_into_one_run_lose_and_duplicate_nothing(
     tmp_path: Path, store_url: str
 ) -> None:

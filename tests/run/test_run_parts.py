@@ -241,3 +241,37 @@ def test_stored_config_masks_secret_headers_and_db_password(tmp_path: Path) -> N
     assert stored["targets"][0]["headers"] == {"x-portkey-api-key": "***", "x-team": "evals"}
     assert stored["store"] == "postgresql://nb:***@127.0.0.1:5432/evals"  # no DB password
     assert yaml.safe_load(path.read_text())["targets"][0]["headers"]["x-team"] == "evals"
+
+
+class _FailingStore:
+    """The real store, except that the second batch of records fails to write."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.batches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def write_records(self, records: Any) -> None:
+        from nullband.errors import StoreError
+
+        self.batches += 1
+        if self.batches == 2:
+            raise StoreError("disk full (simulated)")
+        self.real.write_records(records)
+
+
+async def test_store_failure_fails_the_run_with_the_store_error(tmp_path: Path) -> None:
+    from nullband.errors import StoreError
+
+    async with TestServer({"latency": {"ttft_s": 0.005}}) as srv:
+        path = write_eval(tmp_path, srv.base_url, 300, store="x", target={"concurrency": 4})
+        with open_store(tmp_path / "r.db") as real:
+            store = _FailingStore(real)
+            with pytest.raises(StoreError, match="disk full"):
+                await _run(path, store, run_id="doomed")
+            run = real.get_run("doomed")
+    assert run is not None
+    assert run.status == "failed"
+    assert "disk full" in (run.note or "")

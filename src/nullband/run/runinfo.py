@@ -30,10 +30,23 @@ def run_info(plan: Plan, run_id: str) -> RunInfo:
     )
 
 
+def store_cases(store: Store, plan: Plan, run_id: str) -> None:
+    """Store the case bodies of a new run (so re-scoring needs no suite file).
+
+    In slices, so a 100k-case suite never holds every serialised body at once.
+    """
+    write_cases = getattr(store, "write_cases", None)
+    if write_cases is None:
+        return
+    for i in range(0, len(plan.cases), _CASE_SLICE):
+        write_cases(run_id, plan.cases[i : i + _CASE_SLICE])
+
+
 def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInfo, bool]:
     """Create the run, or join/resume it when it exists; returns (run, resumed).
 
-    Several shard processes may call this at once: one creates, the others join.
+    Several shard processes may call this at once: one creates, the others join. The
+    creator then stores the case bodies with :func:`store_cases`.
 
     Raises:
         UsageError: the stored run was made from a config with other cases, models,
@@ -61,13 +74,7 @@ def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInf
             hint="resume it with the config it was started with, or leave --run-id out "
             "to start a new run",
         )
-    if created:
-        write_cases = getattr(store, "write_cases", None)
-        if write_cases is not None:
-            # In slices, so a 100k-case suite never holds every serialised body at once.
-            for i in range(0, len(plan.cases), _CASE_SLICE):
-                write_cases(run_id, plan.cases[i : i + _CASE_SLICE])
-    else:
+    if not created:
         store.set_status(run_id, "running", None)
     # The caller needs the id and whether it resumed; drop the (large) case table.
     existing.cases = {}

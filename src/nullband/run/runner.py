@@ -32,7 +32,7 @@ from nullband.run.calls import Scoring, call_case, record_from_outcome
 from nullband.run.metrics import RunMetrics
 from nullband.run.plan import Plan, Shard, load_plan
 from nullband.run.progress import RunProgress
-from nullband.run.runinfo import open_run
+from nullband.run.runinfo import open_run, store_cases
 from nullband.run.summary import RunSummary
 from nullband.score.base import AnyScorer
 from nullband.score.registry import load_scorers
@@ -234,6 +234,11 @@ async def run_eval(
             executor, open_run, store, plan, run_id or new_run_id(), run_id is not None
         )
         rid = info.run_id
+        # The case bodies go in on the store thread while the first calls are made; the
+        # first batch of records queues behind them on that one thread.
+        cases_written = (
+            None if resumed else loop.run_in_executor(executor, store_cases, store, plan, rid)
+        )
         completed, (spent_usd, spent_tokens) = await loop.run_in_executor(
             executor, lambda: (store.completed_keys(rid), store.spend(rid))
         )
@@ -261,6 +266,8 @@ async def run_eval(
             state.stop("stopped_budget")
         try:
             await _execute(state, pending, total, progress, shard_obj)
+            if cases_written is not None:
+                await cases_written
         except BaseException as exc:
             await _mark_failed(loop, executor, store, rid, exc)
             raise

@@ -46,17 +46,29 @@ class RecordWriter:
         self._queue: asyncio.Queue[Record | None] = asyncio.Queue(maxsize=queue_size)
         self.batches = 0
         self.written = 0
+        self.finished = False
 
     async def put(self, record: Record) -> None:
         """Queue a record for the next batch (waits while the queue is full)."""
         await self._queue.put(record)
 
     async def close(self) -> None:
-        """Ask the writer to finish once everything queued so far is written."""
-        await self._queue.put(_SENTINEL)
+        """Ask the writer to finish once everything queued so far is written.
+
+        Returns at once when the writer already stopped (e.g. the store failed), so a
+        full queue can never block the shutdown.
+        """
+        if not self.finished:
+            await self._queue.put(_SENTINEL)
 
     async def run(self) -> None:
         """Write batches until :meth:`close`; a store error propagates (the run fails)."""
+        try:
+            await self._run()
+        finally:
+            self.finished = True
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
         done = False
