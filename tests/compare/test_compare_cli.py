@@ -245,7 +245,17 @@ def test_compare_run_ids_from_the_store(tmp_path: Path) -> None:
                 for i in range(100)
             ]
         )
+    from nullband.store.export import export_results
+
+    pq_b, pq_c = tmp_path / "b.parquet", tmp_path / "c.parquet"
+    export_results(store, "01RUNBASE", pq_b, "t", fmt="parquet")
+    export_results(store, "01RUNCAND", pq_c, "t", fmt="parquet")
     store.close()
+    res = runner.invoke(
+        app, ["compare", str(pq_b), str(pq_c), "--by", "customer", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    from_parquet = json.loads(res.stdout)
     res = runner.invoke(
         app,
         [
@@ -270,6 +280,7 @@ def test_compare_run_ids_from_the_store(tmp_path: Path) -> None:
     assert data["overall"]["ci_method"] == "newcombe"  # one empty discordant cell
     assert {s["segment"] for s in data["segments"]} == {"c0", "c1"}
     assert data["gate"] is None
+    assert from_parquet["overall"] == data["overall"]  # parquet and run ids agree
 
 
 def test_plan_refuses_continuous_previous_runs(
