@@ -151,8 +151,9 @@ def _v3_time_index(conn: Connection) -> None:
     """Replace the v2 time index with one that covers the whole paging key.
 
     Drift reads a target's records in (created_at, case_id, epoch) order, a page at a
-    time. With only (run_id, target, created_at) indexed, each page sorted every later
-    row again (quadratic in the run's size: 4.6 s for 100k records on SQLite).
+    time. With (run_id, target, created_at) only, SQLite's plan adds a sort step for the
+    rest of the key; with the covering index each page is one range scan. Measured on
+    100k records: 0.78 s CPU before, 0.70 s after (a small gain, not a complexity change).
     """
     md = MetaData()
     records = Table(
