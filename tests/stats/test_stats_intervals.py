@@ -67,6 +67,7 @@ def test_mcnemar_exact_and_mid_p(b: int, c: int) -> None:
         assert not math.isnan(v)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_mcnemar_without_discordant_pairs_is_p1_and_chi2_undefined() -> None:
     r = mcnemar(0, 0)
     assert r.p_exact == 1.0
