@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -245,7 +246,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError("parquet is binary: give --output FILE")
         with _open(store) as st:
             if output is None:
-                export_results(st, run_id, sys.stdout.buffer, target=target, fmt=fmt.value)
+                try:
+                    export_results(st, run_id, sys.stdout.buffer, target=target, fmt=fmt.value)
+                except BrokenPipeError:
+                    # `nullband export ... | head`: the reader left; that is not an error.
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return
             else:
                 n = export_results(st, run_id, output, target=target, fmt=fmt.value)
                 typer.echo(f"wrote {n} rows to {output}", err=True)
