@@ -69,21 +69,27 @@ class TfidfEmbedder:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self._vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
-        tf = self._vec.fit_transform(texts)
+        try:
+            tf = self._vec.fit_transform(texts)
+        except ValueError:  # no words at all (e.g. logs stored without content)
+            self._vec = None
+            return np.zeros((len(texts), 1))
         k = max(1, min(self.n_components, tf.shape[1] - 1, len(texts) - 1))
         self._svd = TruncatedSVD(n_components=k, random_state=self.seed)
         return _normalize(np.asarray(self._svd.fit_transform(tf), dtype=np.float64))
 
     def transform(self, texts: Sequence[str]) -> Matrix:
-        """Embed more texts in the fitted space."""
+        """Embed more texts in the fitted space (zeros when the fit found no words)."""
         if self._vec is None:
-            raise UsageError("TfidfEmbedder.transform called before fit_transform")
+            return np.zeros((len(texts), 1))
         return _normalize(
             np.asarray(self._svd.transform(self._vec.transform(texts)), dtype=np.float64)
         )
 
     def top_terms(self, texts: Sequence[str], k: int = 3) -> list[str]:
         """The ``k`` highest-weight terms over ``texts`` (to name a cluster)."""
+        if self._vec is None:
+            return []
         tf = self._vec.transform(texts)
         weights = np.asarray(tf.mean(axis=0)).ravel()
         names = self._vec.get_feature_names_out()

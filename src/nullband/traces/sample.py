@@ -178,5 +178,5 @@ def cluster_name(
         if values:
             return str(values.most_common(1)[0][0])
     if embedder is not None and texts:
-        return ", ".join(embedder.top_terms(texts))
+        return ", ".join(embedder.top_terms(texts)) or "-"
     return "-"
