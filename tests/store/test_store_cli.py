@@ -294,3 +294,24 @@ def test_rescore_updates_scores_in_postgres_too(fresh_pg: str) -> None:
         assert summary.targets["cand"].passed == 1
         (rec,) = store.iter_records(run.run_id)
         assert rec.scores["pass"] == 1.0
+
+
+def test_export_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    run = make_run(targets={"cand": "m"})
+    with open_store(db) as store:
+        store.create_run(run)
+        # ~1,500 rows of ~300 bytes: more than a pipe buffer holds.
+        store.write_records([make_record(run.run_id, f"c{i:05d}") for i in range(1500)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nullband", "export", run.run_id, "--store", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    _, err = proc.communicate(timeout=120)
+    assert orjson.loads(first)["case_id"] == "c00000"
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
