@@ -61,6 +61,12 @@ def _chunk(job: tuple[int, int, int]) -> list[tuple[Any, ...]]:
                 f"line is not valid JSON ({exc}) at byte {start + pos - len(line) - 1}",
                 path=_PATH,
             ) from None
+        if not isinstance(d, dict) or not d.get("trace_id") or not d.get("step_id"):
+            raise InputError(
+                f"line at byte {start + pos - len(line) - 1} is not a step with trace_id and step_id",
+                path=_PATH,
+                hint="the fast engine reads generic JSONL; see `nullband traces schema`",
+            )
         out.append(step_facts(d, idx, ctx))
         idx += 1
     # columns of plain values pickle several times faster than named tuples

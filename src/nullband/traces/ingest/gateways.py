@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from nullband.errors import InputError
 from nullband.traces.ingest._io import iter_records, maybe_json
 from nullband.traces.ingest._messages import from_parts_messages, openai_message
 from nullband.traces.schema import Step, StepUsage
@@ -206,10 +209,22 @@ def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
     )
 
 
+def _checked(convert: Any, row: dict[str, Any], path: Path, line: int) -> Step:
+    try:
+        step: Step = convert(row, f"{path}:{line}")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(row)"
+        raise InputError(
+            f"row does not give a valid step: {err['msg']}", path=path, line=line, field=field
+        ) from None
+    return step
+
+
 def iter_litellm(path: Path) -> Iterator[Step]:
     """Steps of a LiteLLM spend-log export (JSONL, JSON array or CSV)."""
     for line, row in iter_records(path):
-        yield litellm_row_to_step(row, f"{path}:{line}")
+        yield _checked(litellm_row_to_step, row, path, line)
 
 
 def iter_bifrost(path: Path) -> Iterator[Step]:
@@ -217,4 +232,4 @@ def iter_bifrost(path: Path) -> Iterator[Step]:
     for line, row in iter_records(path):
         if str(row.get("status") or "").lower() == "processing":
             continue
-        yield bifrost_row_to_step(row, f"{path}:{line}")
+        yield _checked(bifrost_row_to_step, row, path, line)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from nullband.errors import InputError
 from nullband.traces.ingest._io import maybe_json, open_binary
@@ -289,8 +290,20 @@ def _request_steps(req: dict[str, Any], ref: str) -> Iterator[Step]:
         resource = attrs((rs.get("resource") or {}).get("attributes"))
         for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
             for span in ss.get("spans") or []:
-                if isinstance(span, dict):
+                if not isinstance(span, dict):
+                    continue
+                try:
                     yield span_to_step(span, resource, ref)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    field = ".".join(str(p) for p in err["loc"]) or "(span)"
+                    raise InputError(
+                        f"span {span.get('spanId')!r} does not give a valid step: {err['msg']}",
+                        path=ref.rsplit(":", 1)[0],
+                        line=int(ref.rsplit(":", 1)[1]),
+                        field=field,
+                        hint="spans need a traceId and a spanId",
+                    ) from None
 
 
 def iter_otel(path: Path) -> Iterator[Step]:
