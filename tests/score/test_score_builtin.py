@@ -87,8 +87,20 @@ def test_pass_is_and_of_verdicts_and_errors_are_unscored() -> None:
 
 def test_missing_gold_gives_no_verdict_and_a_reason() -> None:
     scores, reasons = run(["exact"], case(None), rec("anything"))
-    assert "pass" not in scores
+    assert scores == {"pass": None}
     assert "no 'expected'" in reasons["exact"]
+
+
+def test_an_unscored_scorer_never_lets_the_record_pass_silently() -> None:
+    # "contains" passes, "json" cannot score (its gold is not JSON): pass is null, not 1.
+    c = case("plain text, not JSON")
+    scores, reasons = run(["contains", "json"], c, rec("plain text, not JSON"))
+    assert scores["contains"] == 1.0
+    assert scores["pass"] is None
+    assert "not JSON" in reasons["json"]
+    # ...but a failed verdict still fails the record.
+    scores, _ = run(["exact", "json"], c, rec("something else"))
+    assert scores["pass"] == 0.0
 
 
 def test_unknown_scorer_and_dotted_path() -> None:
@@ -109,7 +121,7 @@ class Boom:
 
 def test_a_raising_user_scorer_does_not_crash_the_run() -> None:
     scores, reasons = asyncio.run(score_record(case("x"), rec("x"), [Boom()]))  # type: ignore[list-item]
-    assert scores == {}
+    assert scores == {"pass": None}
     assert "RuntimeError" in reasons["boom"]
 
 

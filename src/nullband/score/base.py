@@ -64,18 +64,27 @@ def merge_results(
 ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Merge per-scorer results into a record's ``scores`` and ``score_reasons``.
 
-    ``pass`` is 1.0 when every verdict given passed, 0.0 when any failed, and absent when
-    no scorer gave a verdict.
+    ``pass`` is 0.0 when any verdict failed; otherwise null (unscored) when a scorer could
+    not score (no verdict but a reason: an unparseable judge reply, a missing gold), so a
+    record never passes silently; otherwise 1.0 when every verdict given passed; absent
+    when no scorer gave a verdict or a reason.
     """
     scores: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
     verdicts: list[bool] = []
+    unscored = False
     for name, res in results:
         scores.update(res.values)
         if res.passed is not None:
             verdicts.append(res.passed)
+        elif res.reason:
+            unscored = True
         if res.reason:
             reasons[name] = res.reason
-    if verdicts:
-        scores["pass"] = 1.0 if all(verdicts) else 0.0
+    if verdicts and not all(verdicts):
+        scores["pass"] = 0.0
+    elif unscored:
+        scores["pass"] = None
+    elif verdicts:
+        scores["pass"] = 1.0
     return scores, reasons
