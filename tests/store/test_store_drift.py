@@ -128,6 +128,11 @@ def test_history_across_runs_of_the_same_target_and_model(store: SqlStore) -> No
     assert change.at == _at(2) + 2 * day  # type: ignore[operator]
     assert change.gone == []  # m-a still served c0 and c1 in that run
     assert [(p.served, p.n) for p in hist.runs[2].pairs] == [("m-a", 2), ("m-b", 2)]
+    # A target the config does not name is compared with nothing but itself.
+    stray = make_run(created_at=T0 + timedelta(days=5), targets={})
+    store.create_run(stray)
+    store.write_records([make_record(stray.run_id, "c0", "cand", at=_at(0))])
+    assert [r.run_id for r in target_history(store, stray, "cand").runs] == [stray.run_id]
     # --last bounds the window, ending at the run examined.
     short = target_history(store, runs[2], "cand", last=2)
     assert [r.run_id for r in short.runs] == [runs[1].run_id, runs[2].run_id]

@@ -213,7 +213,7 @@ def target_history(
     candidates = [
         r
         for r in store.list_runs(limit=scan)
-        if r.targets.get(target) == requested
+        if (r.run_id == run.run_id or (target in r.targets and r.targets[target] == requested))
         and (r.created_at, r.run_id) <= (run.created_at, run.run_id)
     ]
     chosen = sorted(candidates, key=lambda r: (r.created_at, r.run_id))[-last:]
