@@ -1,6 +1,6 @@
 """Capacity of the load client: the highest arrival rate it holds while VALID.
 
-Run: .venv/bin/python bench/load.py [--duration 3] [--tokens 16] [--rates 25,50,100,...]
+Run: .venv/bin/python bench/load.py [--requests 400] [--tokens 16] [--rates 50,100,...]
 
 Against a zero-latency streaming test server (a child process), side by side in one
 run: nullband's client with one process, with ``--procs 2``, and a minimal aiohttp
@@ -91,9 +91,9 @@ def _nullband(base_url: str, sch: Schedule, procs: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--requests", type=int, default=400, help="requests per run (>= 100)")
     ap.add_argument("--tokens", type=int, default=16)
-    ap.add_argument("--rates", default="25,50,100,150,200,300,400,600,800")
+    ap.add_argument("--rates", default="50,100,150,200,300,400,600,800,1200")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
@@ -108,7 +108,8 @@ def main() -> None:
         for name, fn in clients.items():
             best[name] = 0.0
             for rate in rates:
-                spec = SyntheticTraffic(rate=rate, duration_s=args.duration,
+                # a fixed count, so "at most 1 % late" means the same at every rate
+                spec = SyntheticTraffic(rate=rate, requests=args.requests,
                                         output_tokens=args.tokens, prompt_tokens=32)  # fmt: skip
                 sch = synthetic_schedule(spec, seed=int(rate))
                 tries = [fn(sch) for _ in range(1)]
@@ -125,7 +126,7 @@ def main() -> None:
                     break
                 best[name] = rate
         print(f"\nhighest valid arrival rate ({args.tokens}-token streams, zero-latency server, "
-              f"{args.duration:g} s runs):")  # fmt: skip
+              f"{args.requests} requests per run):")  # fmt: skip
         for name, r in best.items():
             print(f"  {name:<20} {r:g} req/s")
         print(f"load average {os.getloadavg()[0]:.2f} at the end (shared machine)")
