@@ -85,7 +85,7 @@ def test_unset_key_variable_names_the_line(tmp_path: Path) -> None:
 
 def test_missing_suite_file(tmp_path: Path) -> None:
     path = _files(tmp_path, "suite: nowhere.jsonl\n" + GOOD_TARGET)
-    _check_error(nullband("validate", str(path)), "suite file not found", "nowhere.jsonl")
+    _check_error(nullband("validate", str(path)), f"{path}:1:", "suite file not found", "nowhere.jsonl")
 
 
 def test_floating_alias_warns_and_strict_fails(tmp_path: Path) -> None:

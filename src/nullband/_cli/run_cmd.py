@@ -22,6 +22,11 @@ EXIT_STOPPED_BUDGET = 3
 
 
 def load_config(path: Path) -> EvalConfig:
+    """Read and validate an eval config (see :func:`load_config_node`)."""
+    return load_config_node(path)[0]
+
+
+def load_config_node(path: Path) -> tuple[EvalConfig, Any]:
     """Read and validate an eval config, and check every key variable is set.
 
     Raises:
@@ -47,7 +52,7 @@ def load_config(path: Path) -> EvalConfig:
                 hint=f"export {t.api_key_env}=... before running (the key is read from the "
                 "environment and never written anywhere)",
             )
-    return config
+    return config, node
 
 
 def _store_for(config: EvalConfig, store: str | None) -> str:
@@ -156,8 +161,8 @@ def validate(
     from nullband.run.plan import load_plan
     from nullband.score.registry import load_scorers
 
-    cfg = load_config(config)
-    plan = load_plan(cfg, config)
+    cfg, node = load_config_node(config)
+    plan = load_plan(cfg, config, node=node)
     load_scorers(cfg.scorer_specs())
     n_warn = _warn_aliases(cfg, config)
     suites = len(cfg.suite_refs())

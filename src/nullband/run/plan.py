@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from nullband._canonical import content_hash
 from nullband.config.models import EvalConfig
+from nullband.config.yamlfile import _line_of
 from nullband.errors import ConfigError, SuiteError, UsageError
 from nullband.store.base import RecordKey
 from nullband.suite.case import Case
@@ -127,8 +130,13 @@ def suite_path(config_path: Path, rel: str) -> Path:
     return p if p.is_absolute() else config_path.parent / p
 
 
-def load_plan(config: EvalConfig, config_path: str | Path) -> Plan:
+def load_plan(
+    config: EvalConfig, config_path: str | Path, *, node: yaml.Node | None = None
+) -> Plan:
     """Load every suite of ``config`` (paths relative to ``config_path``'s folder).
+
+    ``node`` (the config's YAML node tree, from ``parse_yaml``) lets errors about the
+    config itself name its line.
 
     Raises:
         ConfigError: a suite file does not exist.
@@ -140,11 +148,14 @@ def load_plan(config: EvalConfig, config_path: str | Path) -> Plan:
     for i, ref in enumerate(config.suite_refs()):
         path = suite_path(cpath, ref.path)
         if not path.is_file():
-            field = "suite" if isinstance(config.suite, str) else f"suite.{i}"
+            loc: tuple[int | str, ...] = (
+                ("suite",) if isinstance(config.suite, str) else ("suite", i)
+            )
             raise ConfigError(
                 f"suite file not found: {path}",
                 path=cpath,
-                field=field,
+                line=_line_of(node, loc) if node is not None else None,
+                field=".".join(str(p) for p in loc),
                 hint="suite paths are relative to the config file's folder",
             )
         for case in iter_cases(path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -43,6 +44,27 @@ from nullband.targets.config import TargetConfig
 
 GRACE_S = 20.0
 """After the first Ctrl-C or SIGTERM, calls in flight get this long to finish."""
+
+
+_GC_THRESHOLD = (50_000, 50, 50)
+"""Cyclic-GC thresholds while calls run (restored after; see :func:`_relaxed_gc`)."""
+
+
+@contextlib.contextmanager
+def _relaxed_gc() -> Iterator[None]:
+    """Collect cycles less often while the run's hot loop runs.
+
+    Each call allocates a few hundred container objects that die by reference counting;
+    with the default thresholds the collector would walk the young generation every few
+    calls, and the whole heap (the suite's cases) often. Measured: about 10-15% less CPU
+    per call (bench/runner.md). The previous thresholds come back when the run ends.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(*(max(a, b) for a, b in zip(old, _GC_THRESHOLD, strict=False)))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def _scorers_for(plan: Plan) -> list[AnyScorer]:
@@ -143,10 +165,13 @@ class _Run:
             if self.stop_reason is not None:
                 return
             case = cases[i]
+            key = f"{case.id}/{target}/{epoch}"
             try:
-                out, messages = await call_case(
-                    client, case, key=f"{case.id}/{target}/{epoch}", max_steps=max_steps
-                )
+                if case.tool_results:
+                    out, messages = await call_case(client, case, key=key, max_steps=max_steps)
+                else:  # the common case, one await layer less on the hot path
+                    out = await client.chat(case.messages(), case.tools, case_key=key)
+                    messages = None
             except BudgetExceeded:
                 self.stop("stopped_budget")
                 return
@@ -265,7 +290,8 @@ async def run_eval(
         if budget.exhausted:
             state.stop("stopped_budget")
         try:
-            await _execute(state, pending, total, progress, shard_obj)
+            with _relaxed_gc():
+                await _execute(state, pending, total, progress, shard_obj)
             if cases_written is not None:
                 await cases_written
         except BaseException as exc:
