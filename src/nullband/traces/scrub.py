@@ -34,7 +34,6 @@ _KEEP_KEYS = frozenset(
         "step_id",
         "parent_id",
         "kind",
-        "name",
         "task_class",
         "started_at",
         "duration_ms",
@@ -53,7 +52,6 @@ _KEEP_KEYS = frozenset(
         "cache_kind",
         "usage",
         "cost_usd",
-        "tool_definitions",
         "tool_name",
         "tool_call_id",
         "source",
@@ -64,6 +62,7 @@ _KEEP_KEYS = frozenset(
         "tool_calls_id",
     }
 )  # structural fields: ids, names and numbers the replay needs verbatim
+_KEEP_TREES = frozenset({"tool_definitions"})  # developer-written tool schemas, kept whole
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*)_(\d+)>")
 _TOKEN = object()
 
@@ -237,6 +236,8 @@ class ScrubSession:
 
     def scrub_value(self, value: Any, key: str | None = None) -> Any:
         """Scrub every string inside ``value`` (dict keys and structural fields kept)."""
+        if key in _KEEP_TREES:
+            return value
         if isinstance(value, str):
             return value if key in _KEEP_KEYS else self.scrub_text(value)
         if isinstance(value, dict):
@@ -246,6 +247,8 @@ class ScrubSession:
         return value
 
     def _walk(self, value: Any, key: str | None = None) -> None:
+        if key in _KEEP_TREES:
+            return
         if isinstance(value, str):
             if key not in _KEEP_KEYS:
                 self._learn(value)

@@ -121,7 +121,7 @@ def _partition_key(trace_id: str, n: int) -> int:
 def iter_traces(
     steps: Iterable[Step],
     *,
-    max_in_memory: int = 200_000,
+    max_in_memory: int = 50_000,
     partitions: int = 64,
     spill_dir: str | Path | None = None,
 ) -> Iterator[Trace]:
@@ -176,7 +176,7 @@ def _spill(
 
 
 def read_traces(
-    path: str | Path, fmt: TraceFormat | str = "auto", *, max_in_memory: int = 200_000
+    path: str | Path, fmt: TraceFormat | str = "auto", *, max_in_memory: int = 50_000
 ) -> Iterator[Trace]:
     """:func:`iter_steps` then :func:`iter_traces`."""
     return iter_traces(iter_steps(path, fmt), max_in_memory=max_in_memory)
