@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from traces_helpers import CorpusFiles, write_jsonl
 
-from conftest import CorpusFiles, write_jsonl
 from nullband.traces.audit import audit_traces
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import audit_file_fast

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from traces_helpers import write_jsonl
 
-from conftest import write_jsonl
 from nullband.errors import InputError
 from nullband.traces.audit import audit_traces
 from nullband.traces.ingest import detect_format, iter_steps, read_traces, write_steps

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from traces_helpers import TEMPLATES, pii_values, write_jsonl
 
-from conftest import TEMPLATES, pii_values, write_jsonl
 from nullband.errors import UsageError
 from nullband.traces.ingest import iter_traces
 from nullband.traces.recognizers import BUILTIN, iban_ok, luhn_ok

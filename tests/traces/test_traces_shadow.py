@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 import pytest
 from scipy import stats as sps
+from traces_helpers import write_jsonl
 
-from conftest import write_jsonl
 from nullband.traces.shadow import field_scores, shadow_files
 
 FIELDS = ["vendor", "total", "currency", "vendor_tax_id"]
