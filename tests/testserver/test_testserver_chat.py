@@ -171,6 +171,8 @@ def test_served_model_switch_after_n_requests() -> None:
                 _, b, _ = await post_chat(s, srv.base_url, chat_body(model="acme-latest"), f"c{i}")
                 seen.append((b["model"], b["system_fingerprint"]))
             assert seen == [("acme-2026-05-01", "fp_old")] * 3 + [("acme-2026-06-01", "fp_new")] * 2
+            served = srv.stats.served()
+            assert served == {f"c{i}": m for i, (m, _) in enumerate(seen)}
             async with s.get(f"{srv.base_url}/models") as r:
                 assert (await r.json())["data"][0]["id"] == "acme-2026-06-01"
 

@@ -348,7 +348,7 @@ class ChatApp:
             _reset_connection(request)
             return resp
         self.stats.on_status(200)
-        self.stats.on_success(ctx.key)
+        self.stats.on_success(ctx.key, ctx.served)
         loop_now = asyncio.get_running_loop().time()
         self.metrics.finish(
             ctx.served,

@@ -27,6 +27,7 @@ class CaseStats:
         self._requests: dict[str, int] = {}
         self._successes: dict[str, int] = {}
         self._after_success: dict[str, int] = {}
+        self._served: dict[str, str] = {}
 
     def on_request(self, key: str | None) -> int:
         """Count an arriving request; returns its 1-based attempt number for ``key``."""
@@ -40,12 +41,14 @@ class CaseStats:
                 self._after_success[key] = self._after_success.get(key, 0) + 1
             return n
 
-    def on_success(self, key: str | None) -> None:
-        """Count a complete, well-formed answer."""
+    def on_success(self, key: str | None, served: str | None = None) -> None:
+        """Count a complete, well-formed answer (and remember the model it named)."""
         with self._lock:
             self.total_successes += 1
             if key is not None:
                 self._successes[key] = self._successes.get(key, 0) + 1
+                if served is not None:
+                    self._served[key] = served
 
     def on_status(self, status: int) -> None:
         """Count a response status."""
@@ -72,6 +75,11 @@ class CaseStats:
         with self._lock:
             return dict(self._after_success)
 
+    def served(self) -> dict[str, str]:
+        """Per case key, the model named by its last successful answer (`response.model`)."""
+        with self._lock:
+            return dict(self._served)
+
     def keys(self) -> list[str]:
         """Every case key seen, sorted."""
         with self._lock:
@@ -93,6 +101,7 @@ class CaseStats:
                     }
                     for k, n in sorted(self._requests.items())
                 },
+                "served": dict(sorted(self._served.items())),
             }
 
     def reset(self) -> None:
@@ -105,3 +114,4 @@ class CaseStats:
             self._requests.clear()
             self._successes.clear()
             self._after_success.clear()
+            self._served.clear()

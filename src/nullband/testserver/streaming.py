@@ -133,7 +133,7 @@ async def stream_answer(
     await resp.write(b"".join(out))
     await resp.write_eof()
     if fault != "malformed":
-        app.stats.on_success(ctx.key)
+        app.stats.on_success(ctx.key, ctx.served)
     end = loop.time()
     app.metrics.finish(
         ctx.served,
