@@ -60,6 +60,8 @@ class CandidateResult:
     status: str
     elapsed_s: float
     table: PassTable
+    served: list[str] = field(default_factory=list)
+    mismatches: int = 0
 
 
 @dataclass
@@ -124,7 +126,8 @@ def print_table(console: Console, name: str, table: PassTable) -> None:
     """Print one candidate's pass rates, overall and per group."""
     from rich.table import Table
 
-    t = Table(title=f"{name}: pass rate by {table.dimension}", title_justify="left")
+    title = f"{name}: pass rate by {table.dimension}"
+    t = Table(title=title, title_justify="left", min_width=len(title))
     for col in (table.dimension, "pass rate", "passed", "scored", "errors"):
         t.add_column(col, justify="left" if col == table.dimension else "right")
     rows = [*table.groups.items(), ("all", table.overall)]
@@ -198,7 +201,14 @@ async def run_demo(
                 table = pass_table(records, cases, "kind")
                 result.candidates.append(
                     CandidateResult(
-                        path, target.name, summary.run_id, summary.status, summary.elapsed_s, table
+                        path,
+                        target.name,
+                        summary.run_id,
+                        summary.status,
+                        summary.elapsed_s,
+                        table,
+                        served=summary.served_models.get(target.name, []),
+                        mismatches=summary.mismatches,
                     )
                 )
             if summary.status == "interrupted":
@@ -220,6 +230,12 @@ async def run_demo(
     console.print()
     for cand in result.candidates:
         print_table(console, f"{cand.target} (run {cand.run_id})", cand.table)
+        console.print(
+            f"  served by {', '.join(cand.served) or '(no answer)'}; "
+            f"{cand.mismatches} call(s) served by another model than the pinned one; "
+            f"{cand.elapsed_s:.0f} s",
+            highlight=False,
+        )
     cpu = (
         ""
         if result.server_cpu_s is None
