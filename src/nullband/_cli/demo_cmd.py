@@ -41,10 +41,7 @@ def demo(
 ) -> None:
     """Run the bundled suite on the embedded SmolLM2-135M model with two system prompts.
 
-    Starts llama.cpp's OpenAI-compatible server on a free loopback port, runs both
-    candidate configs through the runner into the store, prints each candidate's pass
-    rate per kind of task, compares them case by case and applies the gate. The server is
-    stopped on exit, Ctrl-C included. Needs the 'local' extra (make demo installs it).
+    Starts llama.cpp's OpenAI-compatible server on a free loopback port, runs both candidate configs through the runner into the store, prints each candidate's pass rate per kind of task, compares them case by case and applies the gate. The server is stopped on exit, Ctrl-C included. Needs the 'local' extra (make demo installs it). See docs/demo.md.
 
     Example: nullband demo --store .nullband/demo.db --threads 2
     """

@@ -141,9 +141,7 @@ def serve_command(
 ) -> None:
     """Serve a scriptable OpenAI-compatible endpoint until Ctrl-C or SIGTERM.
 
-    Prints 'nullband testserver listening on http://HOST:PORT/v1' once ready. Without a
-    script it echoes the last user message. Counters per X-Nullband-Case header are at
-    GET /_nullband/stats; vLLM-style metrics at GET /metrics.
+    Prints 'nullband testserver listening on http://HOST:PORT/v1' once ready. Without a script it echoes the last user message. Counters per X-Nullband-Case header are at GET /_nullband/stats; vLLM-style metrics at GET /metrics. See docs/testserver.md.
 
     Example: nullband testserver --port 8080 --fault-429 0.05 --fault-timeout 0.01 --hang-s 5 --seed 1 --switch-after 1000 --switch-model acme-2026-06-01
     """
