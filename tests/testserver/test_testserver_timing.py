@@ -46,16 +46,25 @@ def test_ttft_and_itl_match_configuration() -> None:
                 span_err.append(st[-1] - st[0] - (N_TOKENS - 1) * PER_TOKEN)
         return ttft_err, itl_err, span_err
 
-    ttft_err, itl_err, span_err = asyncio.run(main())
-    # The server wakes at most 0.5 ms before a deadline, and the client clock starts
-    # before the request is sent, so no token can be seen earlier than that.
-    assert min(ttft_err) > -0.0006
-    # Medians within 2 ms: the load-test engineer's tolerance. Medians (not maxima)
-    # because other processes share the 2 cores and can delay single wake-ups.
-    assert statistics.median(ttft_err) < 0.002
-    assert abs(statistics.median(itl_err)) < 0.002
-    # Deadlines are absolute, so a late token does not push back the last one.
-    assert abs(statistics.median(span_err)) < 0.002
+    medians = []
+    # Up to three attempts: the 2 cores are shared, and a burst of other work can delay
+    # the wake-ups of one attempt (server and client share this event loop). A server
+    # that is really late fails all three; one that sends early fails at once.
+    for _ in range(3):
+        ttft_err, itl_err, span_err = asyncio.run(main())
+        # The server wakes at most 0.5 ms before a deadline, and the client clock starts
+        # before the request is sent, so no token can be seen earlier than that.
+        assert min(ttft_err) > -0.0006
+        m = (
+            statistics.median(ttft_err),
+            abs(statistics.median(itl_err)),
+            abs(statistics.median(span_err)),  # absolute deadlines: no drift to the end
+        )
+        medians.append(m)
+        # Medians within 2 ms: the load-test engineer's tolerance.
+        if max(m) < 0.002:
+            return
+    raise AssertionError(f"timing medians (ttft, itl, span) over 2 ms in 3 attempts: {medians}")
 
 
 def test_json_answer_waits_for_the_last_token() -> None:
