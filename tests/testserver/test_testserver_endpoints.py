@@ -108,12 +108,12 @@ def test_metrics_parse_and_count_requests() -> None:
 
 
 def test_queue_shows_running_and_waiting() -> None:
-    cfg = {"max_running": 2, "latency": {"ttft_s": 0.3}}
+    cfg = {"max_running": 2, "latency": {"ttft_s": 0.6}}
 
     async def main() -> None:
         async with TestServer(cfg) as srv, aiohttp.ClientSession() as s:
             tasks = [asyncio.create_task(post_chat(s, srv.base_url, chat_body())) for _ in range(5)]
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(0.3)  # all five have arrived; none has finished
             async with s.get(f"{srv.url}/metrics") as r:
                 fams = _families(await r.text())
             await asyncio.gather(*tasks)
