@@ -57,8 +57,12 @@ def test_audit_finds_every_planted_problem_and_flags_no_clean_trace(planted: Cor
         assert by_id[tid].verdict == (expected if problem else "clean"), (tid, problem)
 
 
-def test_fast_engine_gives_the_same_report(planted: CorpusFiles) -> None:
-    cfg = _config(planted)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"timing_factor": 1.1, "flag_fast": True, "ignore": ["retry"], "min_class_size": 50}],
+)
+def test_fast_engine_gives_the_same_report(planted: CorpusFiles, extra: dict[str, object]) -> None:
+    cfg = _config(planted).model_copy(update=extra)
     slow = audit_file(planted.steps, cfg, engine="python")
     fast = audit_file_fast(planted.steps, cfg, processes=2, chunk_mb=1)
     assert fast.summary.engine == "fast"

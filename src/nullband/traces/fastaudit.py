@@ -3,7 +3,8 @@
 The file is cut into byte ranges at line boundaries; worker processes parse their ranges
 with orjson and run the same per-step function as the in-process engine
 (:func:`nullband.traces.audit.step_facts`), returning only the compact facts. The parent
-groups facts by trace, computes the class medians and runs the per-trace function. Memory
+computes the class medians with numpy and runs the shared per-trace function on the
+traces that can carry a flag (:mod:`nullband.traces.fastreduce`). Memory
 holds the facts (about 200 bytes a step), never the messages.
 """
 
@@ -20,8 +21,9 @@ from typing import Any
 import orjson
 
 from nullband.errors import InputError
-from nullband.traces.audit import AuditContext, StepFacts, audit_groups, step_facts
+from nullband.traces.audit import AuditContext, StepFacts, step_facts
 from nullband.traces.audit_models import AuditConfig, AuditReport
+from nullband.traces.fastreduce import reduce_columns
 
 _CTX: AuditContext | None = None
 _PATH: str = ""
@@ -111,18 +113,14 @@ def audit_file_fast(
     n_proc = processes or os.cpu_count() or 1
     n_chunks = max(n_proc, p.stat().st_size // (chunk_mb << 20) + 1)
     jobs = _cuts(p, n_chunks)
-    groups: dict[str, list[StepFacts]] = {}
+    cols: list[list[Any]] = [[] for _ in StepFacts._fields]
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for cols in _run(jobs, str(p), cfg, n_proc):
-            for fact in map(StepFacts._make, zip(*cols, strict=True)):
-                g = groups.get(fact.trace_id)
-                if g is None:
-                    groups[fact.trace_id] = [fact]
-                else:
-                    g.append(fact)
-        return audit_groups(list(groups.values()), cfg, "fast")
+        for chunk in _run(jobs, str(p), cfg, n_proc):
+            for col, part in zip(cols, chunk, strict=False):
+                col.extend(part)
+        return reduce_columns(cols, cfg)
     finally:
         if was_enabled:
             gc.enable()
