@@ -157,15 +157,18 @@ def main() -> int:
             f, u = results["floor"][-1], results["runner"][-1]
             print(
                 f"round {r + 1}: floor {n / f[0]:,.0f} req/s ({f[1] / n * 1e3:.3f} ms CPU/req); "
-                f"runner {n / u[0]:,.0f} req/s ({u[1] / n * 1e3:.3f} ms CPU/req)"
+                f"runner {n / u[0]:,.0f} req/s ({u[1] / n * 1e3:.3f} ms CPU/req); "
+                f"runner/floor {f[0] / u[0]:.0%}"
             )
         if args.rounds:
             med = {k: statistics.median(n / w for w, _ in v) for k, v in results.items()}
             cpu = {k: statistics.median(c / n * 1e3 for _, c in v) for k, v in results.items()}
+            ratios = [f[0] / u[0] for f, u in zip(results["floor"], results["runner"], strict=True)]
+            ratio, worst = statistics.median(ratios), min(ratios)
             print(
                 f"median: floor {med['floor']:,.0f} req/s, {cpu['floor']:.3f} ms CPU/req; "
                 f"runner {med['runner']:,.0f} req/s, {cpu['runner']:.3f} ms CPU/req; "
-                f"runner/floor = {med['runner'] / med['floor']:.0%}"
+                f"runner/floor per round: median {ratio:.0%}, worst {worst:.0%}"
             )
         if args.memory_cases:
             mem = folder / "mem"

@@ -85,7 +85,9 @@ def test_unset_key_variable_names_the_line(tmp_path: Path) -> None:
 
 def test_missing_suite_file(tmp_path: Path) -> None:
     path = _files(tmp_path, "suite: nowhere.jsonl\n" + GOOD_TARGET)
-    _check_error(nullband("validate", str(path)), f"{path}:1:", "suite file not found", "nowhere.jsonl")
+    _check_error(
+        nullband("validate", str(path)), f"{path}:1:", "suite file not found", "nowhere.jsonl"
+    )
 
 
 def test_floating_alias_warns_and_strict_fails(tmp_path: Path) -> None:
@@ -113,3 +115,6 @@ def test_example_config_fits_the_published_schema() -> None:
     example = yaml.safe_load((REPO / "examples" / "config.yaml").read_text())
     jsonschema.validate(example, schema)
     assert nullband("schema", "nonsense").returncode == 2
+    res = nullband("validate", "examples/config.yaml", env={"NB_API_KEY": "sk-example"})
+    assert res.returncode == 0, res.stderr
+    assert "100 case(s)" in res.stdout

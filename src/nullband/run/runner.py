@@ -354,9 +354,12 @@ async def _execute(
             state.progress.update(state.skipped, 0, 0.0, force=True)
             async with contextlib.AsyncExitStack() as stack:
                 clients: dict[str, TargetClient] = {}
+                # Without a cap the budget only counts, and the writer counts committed
+                # spend already: skip reserve/settle on the hot path.
+                budget = state.budget if state.budget.limited else None
                 for i, t in enumerate(cfg.targets):
                     clients[t.name] = await stack.enter_async_context(
-                        TargetClient(t, cfg.retries, state.budget, seed=_seed(cfg.seed, i, t))
+                        TargetClient(t, cfg.retries, budget, seed=_seed(cfg.seed, i, t))
                     )
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(writer.run())
