@@ -196,3 +196,18 @@ def test_usage_errors_exit_2_with_a_message(
               "--rule", "ttft<2s"])  # fmt: skip
     assert exc.value.code == 2
     assert "not a rule" in capsys.readouterr().err
+
+
+def test_niceness_applies_during_the_run_and_is_restored(fast_server: SubprocessServer) -> None:
+    import os
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    cfg = make_config(
+        fast_server.base_url,
+        synthetic=SyntheticTraffic(rate=20, requests=4, output_tokens=2, prompt_tokens=8),
+        nice=min(19, before + 3),  # lowering priority needs no privilege
+    )
+    res = run_load(cfg, synthetic_schedule(cfg.synthetic, seed=0))  # type: ignore[arg-type]
+    assert res.summary.counts["ok"] == 4
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+    assert not any("niceness" in w for w in res.summary.validity.warnings)

@@ -88,6 +88,7 @@ def _config(
     slo: str | None = None,
     warmup_s: float | None = None,
     max_inflight: int | None = None,
+    nice: int | None = None,
 ) -> LoadConfig:
     from pydantic import ValidationError
 
@@ -123,6 +124,7 @@ def _config(
         ("metrics_url", metrics_url),
         ("warmup_s", warmup_s),
         ("max_inflight", max_inflight),
+        ("nice", nice),
     ):
         if v is not None:
             upd[k] = v
@@ -162,6 +164,9 @@ def run_cmd(
         int | None, typer.Option(help="Safety cap (binding = INVALID).")
     ] = None,
     label: Annotated[str | None, typer.Option(help="Label stored in the summary.")] = None,
+    nice: Annotated[
+        int | None, typer.Option(help="Client niceness during the run (e.g. -10; needs root).")
+    ] = None,
 ) -> None:
     """Replay a trace or synthetic arrivals open-loop; write requests.jsonl + summary.json.
 
@@ -178,7 +183,7 @@ def run_cmd(
         config, target, trace=trace, rate=rate, duration=duration, requests=requests,
         arrival=arrival, burstiness=burstiness, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, procs=procs, seed=seed, metrics_url=metrics_url,
-        slo=slo, warmup_s=warmup_s, max_inflight=max_inflight,
+        slo=slo, warmup_s=warmup_s, max_inflight=max_inflight, nice=nice,
     )  # fmt: skip
     res = run_load(cfg, build_schedule(cfg, time_scale), label=label)
     write_run(out, res.summary, res.records, res.scrapes)

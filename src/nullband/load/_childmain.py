@@ -16,14 +16,17 @@ from nullband.load._child import recv, send, wait_readable
 
 
 def _worker() -> None:
-    from nullband.load.engine import new_event_loop_runner, run_shard
+    from nullband.load.engine import new_event_loop_runner, run_shard, set_nice
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     plan = recv(inp)
+    _, problem = set_nice(plan.nice)
     send(out, "ready")
     t0 = recv(inp)
     with new_event_loop_runner() as runner:
         res = runner.run(run_shard(plan, t0_ns=t0))
+    if problem:
+        res.errors.append(problem)
     send(out, res)
 
 

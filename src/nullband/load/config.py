@@ -123,6 +123,14 @@ class LoadConfig(BaseModel):
         default=0.0, ge=0, description="Requests planned in the first seconds are not measured."
     )
     request_timeout_s: float = Field(default=300.0, gt=0, description="Per-request timeout.")
+    nice: int | None = Field(
+        default=None,
+        ge=-20,
+        le=19,
+        description="Scheduling niceness of the client processes during the run (negative "
+        "raises priority; needs privileges, else a warning). With Linux autogroup scheduling "
+        "it only counts against processes of the same session.",
+    )
     max_inflight: int | None = Field(
         default=None, ge=1, description="Safety cap; reaching it makes the run INVALID."
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,7 @@ class ShardResult:
     t0_wall_ns: int
     end_ns: int = 0
     errors: list[str] = field(default_factory=list)
+    """Problems the shard met that do not stop it (e.g. niceness not granted)."""
 
 
 def _raw_to_dict(r: RawRequest, t0: int) -> dict[str, Any]:
@@ -111,6 +113,7 @@ class ShardPlan:
     headers: dict[str, str]
     timeout_s: float
     max_inflight: int | None = None
+    nice: int | None = None
 
 
 async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0.2) -> ShardResult:
@@ -187,6 +190,18 @@ async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0
         t0_wall_ns=t0_wall,
         end_ns=end - t0,
     )
+
+
+def set_nice(value: int | None) -> tuple[int | None, str | None]:
+    """Set this process's niceness; returns (the previous value, a problem in words)."""
+    if value is None:
+        return None, None
+    prev = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, value)
+    except OSError as exc:
+        return None, f"could not set niceness {value} (now {prev}): {exc.strerror}"
+    return prev, None
 
 
 def new_event_loop_runner() -> asyncio.Runner:

@@ -21,7 +21,13 @@ from nullband.errors import TargetError, UsageError
 from nullband.load import _child
 from nullband.load.client import request_body, request_headers
 from nullband.load.config import LoadConfig
-from nullband.load.engine import ShardPlan, ShardResult, new_event_loop_runner, run_shard
+from nullband.load.engine import (
+    ShardPlan,
+    ShardResult,
+    new_event_loop_runner,
+    run_shard,
+    set_nice,
+)
 from nullband.load.metrics import dispatch_lags_ms, measured, metric_samples
 from nullband.load.quantiles import describe
 from nullband.load.records import RequestRecord
@@ -162,6 +168,7 @@ def run_load(
             headers=headers,
             timeout_s=cfg.request_timeout_s,
             max_inflight=cfg.max_inflight,
+            nice=cfg.nice,
         )
         for p in range(nproc)
     ]
@@ -172,8 +179,15 @@ def run_load(
         scraper.start()
     try:
         if nproc == 1:
-            with new_event_loop_runner() as runner:
-                shards = [runner.run(run_shard(plans[0]))]
+            prev, problem = set_nice(cfg.nice)
+            try:
+                with new_event_loop_runner() as runner:
+                    shards = [runner.run(run_shard(plans[0]))]
+            finally:
+                if prev is not None:
+                    set_nice(prev)  # lowering priority back needs no privilege
+            if problem:
+                shards[0].errors.append(problem)
         else:
             shards = _run_procs(plans)
     finally:
@@ -246,7 +260,10 @@ def _assemble(
         cap_hit=any(s.cap_hit for s in shards),
         thresholds=cfg.validity,
         cpu_share=max(cpu) if cpu else None,
-        warnings=_warnings(records, latency["ttft"], latency["ttft_planned"]),
+        warnings=[
+            *_warnings(records, latency["ttft"], latency["ttft_planned"]),
+            *sorted({e for s in shards for e in s.errors}),
+        ],
     )
     src: dict[str, int] = {}
     for r in ok:
