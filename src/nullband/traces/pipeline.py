@@ -13,9 +13,10 @@ from nullband.errors import InputError
 from nullband.traces.audit import audit_traces
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import audit_file_fast
-from nullband.traces.ingest import detect_format, read_traces
+from nullband.traces.ingest import detect_format, iter_traces, read_traces
+from nullband.traces.ingest import validate_step as _validate_step
 from nullband.traces.ingest._io import iter_json_lines
-from nullband.traces.schema import Trace
+from nullband.traces.schema import Step, Trace
 
 Engine = Literal["auto", "python", "fast"]
 FAST_MIN_BYTES = 64 << 20
@@ -117,7 +118,22 @@ def _read_json(path: str | Path) -> Any:
 
 
 def select_traces(path: str | Path, ids: set[str], fmt: str = "auto") -> Iterator[Trace]:
-    """Stream the traces of ``path`` whose id is in ``ids`` (a second pass over the file)."""
-    for trace in read_traces(path, fmt):
-        if trace.trace_id in ids:
-            yield trace
+    """Stream the traces of ``path`` whose id is in ``ids`` (a second pass over the file).
+
+    For generic JSONL, lines of other traces are skipped before any validation.
+    """
+    kind = detect_format(path) if fmt == "auto" else fmt
+    if kind != "generic":
+        for trace in read_traces(path, kind):
+            if trace.trace_id in ids:
+                yield trace
+        return
+    p = Path(path)
+
+    def wanted() -> Iterator[Step]:
+        for lineno, obj in iter_json_lines(p):
+            if obj.get("trace_id") in ids:
+                obj.setdefault("source_ref", f"{p}:{lineno}")
+                yield _validate_step(obj, p, lineno)
+
+    yield from iter_traces(wanted())

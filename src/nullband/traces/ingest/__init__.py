@@ -35,17 +35,22 @@ def iter_generic(path: Path) -> Iterator[Step]:
     """
     for lineno, obj in iter_json_lines(path):
         obj.setdefault("source_ref", f"{path}:{lineno}")
-        try:
-            yield Step.model_validate(obj)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(step)"
-            hint = (
-                "see `nullband traces schema` for the fields of a step"
-                if err["type"] == "extra_forbidden"
-                else None
-            )
-            raise InputError(err["msg"], path=path, line=lineno, field=field, hint=hint) from None
+        yield validate_step(obj, path, lineno)
+
+
+def validate_step(obj: dict[str, object], path: Path, lineno: int) -> Step:
+    """One generic JSONL object as a Step, or an InputError naming file, line and field."""
+    try:
+        return Step.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(step)"
+        hint = (
+            "see `nullband traces schema` for the fields of a step"
+            if err["type"] == "extra_forbidden"
+            else None
+        )
+        raise InputError(err["msg"], path=path, line=lineno, field=field, hint=hint) from None
 
 
 def detect_format(path: str | Path) -> str:
@@ -200,5 +205,6 @@ __all__ = [
     "iter_steps",
     "iter_traces",
     "read_traces",
+    "validate_step",
     "write_steps",
 ]
