@@ -1,7 +1,18 @@
 """nullband: honest LLM eval comparisons.
 
-Public API: import from here; everything else is an implementation detail.
+Public API: import from here; everything else is an implementation detail. Light names
+(records, errors, configs) are imported eagerly; heavy ones (statistics, stores, servers)
+are loaded on first use so that ``import nullband`` stays fast.
+
+Example:
+    >>> import nullband
+    >>> rows = nullband.load_results("candidate.jsonl")  # doctest: +SKIP
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nullband.config import EvalConfig, load_yaml_model
 from nullband.errors import (
@@ -21,32 +32,153 @@ from nullband.score.base import ScoreResult
 from nullband.suite import Case, iter_cases, load_cases
 from nullband.targets.config import Prices, TargetConfig
 
+if TYPE_CHECKING:
+    from nullband.compare import (
+        Comparison,
+        GateConfig,
+        compare_rows,
+        evaluate_gate,
+        load_gate,
+        load_results,
+        run_comparison,
+    )
+    from nullband.judges import (
+        AuditConfig,
+        JudgeAudit,
+        PanelConfig,
+        TrustFloors,
+        check_judges_for_gate,
+        run_audit,
+    )
+    from nullband.run.trajectory import TrajectoryResult, play
+    from nullband.score.extraction import ExtractionScorer
+    from nullband.score.registry import load_scorers, score_record
+    from nullband.score.toolcalls import BfclScorer, ToolCallScorer
+    from nullband.score.trajectory import TrajectoryScorer, pass_hat_k
+    from nullband.stats import Interval, PairedSummary, bootstrap_ci, paired_summary
+    from nullband.store import RunInfo, open_store
+    from nullband.store.drift import drift_report
+    from nullband.store.export import export_results, iter_result_rows
+    from nullband.suite.importers import import_bfcl_dir, import_taubench
+    from nullband.testserver import Reply, ServerConfig, ServerRequest, TestServer
+
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "AuditConfig": "nullband.judges",
+    "BfclScorer": "nullband.score.toolcalls",
+    "Comparison": "nullband.compare",
+    "ExtractionScorer": "nullband.score.extraction",
+    "GateConfig": "nullband.compare",
+    "Interval": "nullband.stats",
+    "JudgeAudit": "nullband.judges",
+    "PairedSummary": "nullband.stats",
+    "PanelConfig": "nullband.judges",
+    "Reply": "nullband.testserver",
+    "RunInfo": "nullband.store",
+    "ServerConfig": "nullband.testserver",
+    "ServerRequest": "nullband.testserver",
+    "TestServer": "nullband.testserver",
+    "ToolCallScorer": "nullband.score.toolcalls",
+    "TrajectoryResult": "nullband.run.trajectory",
+    "TrajectoryScorer": "nullband.score.trajectory",
+    "TrustFloors": "nullband.judges",
+    "bootstrap_ci": "nullband.stats",
+    "check_judges_for_gate": "nullband.judges",
+    "compare_rows": "nullband.compare",
+    "drift_report": "nullband.store.drift",
+    "evaluate_gate": "nullband.compare",
+    "export_results": "nullband.store.export",
+    "import_bfcl_dir": "nullband.suite.importers",
+    "import_taubench": "nullband.suite.importers",
+    "iter_result_rows": "nullband.store.export",
+    "load_gate": "nullband.compare",
+    "load_results": "nullband.compare",
+    "load_scorers": "nullband.score.registry",
+    "open_store": "nullband.store",
+    "paired_summary": "nullband.stats",
+    "pass_hat_k": "nullband.score.trajectory",
+    "play": "nullband.run.trajectory",
+    "run_audit": "nullband.judges",
+    "run_comparison": "nullband.compare",
+    "score_record": "nullband.score.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nullband' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Attempt",
+    "AuditConfig",
+    "BfclScorer",
     "Case",
     "CompareError",
+    "Comparison",
     "ConfigError",
     "EvalConfig",
+    "ExtractionScorer",
+    "GateConfig",
     "InputError",
+    "Interval",
+    "JudgeAudit",
     "ModelInfo",
     "NullbandError",
+    "PairedSummary",
+    "PanelConfig",
     "Prices",
     "Provenance",
     "Record",
+    "Reply",
     "ResultRow",
+    "RunInfo",
     "ScoreResult",
     "ScorerError",
+    "ServerConfig",
+    "ServerRequest",
     "StatsError",
     "StoreError",
     "SuiteError",
     "TargetConfig",
     "TargetError",
+    "TestServer",
     "ToolCall",
+    "ToolCallScorer",
+    "TrajectoryResult",
+    "TrajectoryScorer",
+    "TrustFloors",
     "Usage",
     "UsageError",
+    "bootstrap_ci",
+    "check_judges_for_gate",
+    "compare_rows",
+    "drift_report",
+    "evaluate_gate",
+    "export_results",
+    "import_bfcl_dir",
+    "import_taubench",
     "iter_cases",
+    "iter_result_rows",
     "load_cases",
+    "load_gate",
+    "load_results",
+    "load_scorers",
     "load_yaml_model",
+    "open_store",
+    "paired_summary",
+    "pass_hat_k",
+    "play",
+    "run_audit",
+    "run_comparison",
+    "score_record",
 ]
