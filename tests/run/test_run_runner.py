@@ -175,6 +175,9 @@ async def test_epochs_and_two_targets_make_every_key(tmp_path: Path, store_url: 
         with open_store(store_url) as store:
             summary = await _run(path, store)
             keys = set(result_rows(store, summary.run_id))
+            # case bodies are stored with the run, so re-scoring needs no suite file
+            bodies = {c.id for c in store.iter_cases(summary.run_id)}
     assert summary.total == 15 * 2 * 3
     assert keys == {(f"c{i:05d}", t, e) for i in range(15) for t in "ab" for e in range(3)}
     assert srv.stats.requests("c00000/b/2") == 1
+    assert bodies == {f"c{i:05d}" for i in range(15)}

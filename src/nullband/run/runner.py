@@ -260,9 +260,13 @@ async def run_eval(
         )
         rid = info.run_id
         # The case bodies go in on the store thread while the first calls are made; the
-        # first batch of records queues behind them on that one thread.
+        # first batch of records queues behind them on that one thread. A resumed run
+        # writes them again (an idempotent upsert) in case the process that created it
+        # was killed before they were all in; joining shards leave that to the creator.
         cases_written = (
-            None if resumed else loop.run_in_executor(executor, store_cases, store, plan, rid)
+            loop.run_in_executor(executor, store_cases, store, plan, rid)
+            if not resumed or shard_obj is None
+            else None
         )
         completed, (spent_usd, spent_tokens) = await loop.run_in_executor(
             executor, lambda: (store.completed_keys(rid), store.spend(rid))
