@@ -50,6 +50,8 @@ if TYPE_CHECKING:
         check_judges_for_gate,
         run_audit,
     )
+    from nullband.run.runner import run_eval
+    from nullband.run.summary import RunSummary
     from nullband.run.trajectory import TrajectoryResult, play
     from nullband.score.extraction import ExtractionScorer
     from nullband.score.registry import load_scorers, score_record
@@ -60,13 +62,27 @@ if TYPE_CHECKING:
     from nullband.store.drift import drift_report
     from nullband.store.export import export_results, iter_result_rows
     from nullband.suite.importers import import_bfcl_dir, import_taubench
+    from nullband.targets.budget import Budget, BudgetExceeded
+    from nullband.targets.client import CallOutcome, TargetClient
     from nullband.testserver import Reply, ServerConfig, ServerRequest, TestServer
+    from nullband.traces import AuditConfig as TraceAuditConfig
+    from nullband.traces import (
+        ScrubSession,
+        Step,
+        audit_file,
+        shadow_files,
+        stratified_sample,
+        traces_to_cases,
+    )
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     "AuditConfig": "nullband.judges",
     "BfclScorer": "nullband.score.toolcalls",
+    "Budget": "nullband.targets.budget",
+    "BudgetExceeded": "nullband.targets.budget",
+    "CallOutcome": "nullband.targets.client",
     "Comparison": "nullband.compare",
     "ExtractionScorer": "nullband.score.extraction",
     "GateConfig": "nullband.compare",
@@ -76,13 +92,19 @@ _LAZY: dict[str, str] = {
     "PanelConfig": "nullband.judges",
     "Reply": "nullband.testserver",
     "RunInfo": "nullband.store",
+    "RunSummary": "nullband.run.summary",
+    "ScrubSession": "nullband.traces",
     "ServerConfig": "nullband.testserver",
     "ServerRequest": "nullband.testserver",
+    "Step": "nullband.traces",
+    "TargetClient": "nullband.targets.client",
     "TestServer": "nullband.testserver",
     "ToolCallScorer": "nullband.score.toolcalls",
+    "TraceAuditConfig": "nullband.traces:AuditConfig",
     "TrajectoryResult": "nullband.run.trajectory",
     "TrajectoryScorer": "nullband.score.trajectory",
     "TrustFloors": "nullband.judges",
+    "audit_file": "nullband.traces",
     "bootstrap_ci": "nullband.stats",
     "check_judges_for_gate": "nullband.judges",
     "compare_rows": "nullband.compare",
@@ -101,15 +123,20 @@ _LAZY: dict[str, str] = {
     "play": "nullband.run.trajectory",
     "run_audit": "nullband.judges",
     "run_comparison": "nullband.compare",
+    "run_eval": "nullband.run.runner",
     "score_record": "nullband.score.registry",
+    "shadow_files": "nullband.traces",
+    "stratified_sample": "nullband.traces",
+    "traces_to_cases": "nullband.traces",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module 'nullband' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = where.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value
     return value
 
@@ -122,6 +149,9 @@ __all__ = [
     "Attempt",
     "AuditConfig",
     "BfclScorer",
+    "Budget",
+    "BudgetExceeded",
+    "CallOutcome",
     "Case",
     "CompareError",
     "Comparison",
@@ -142,23 +172,29 @@ __all__ = [
     "Reply",
     "ResultRow",
     "RunInfo",
+    "RunSummary",
     "ScoreResult",
     "ScorerError",
+    "ScrubSession",
     "ServerConfig",
     "ServerRequest",
     "StatsError",
+    "Step",
     "StoreError",
     "SuiteError",
+    "TargetClient",
     "TargetConfig",
     "TargetError",
     "TestServer",
     "ToolCall",
     "ToolCallScorer",
+    "TraceAuditConfig",
     "TrajectoryResult",
     "TrajectoryScorer",
     "TrustFloors",
     "Usage",
     "UsageError",
+    "audit_file",
     "bootstrap_ci",
     "check_judges_for_gate",
     "compare_rows",
@@ -180,5 +216,9 @@ __all__ = [
     "play",
     "run_audit",
     "run_comparison",
+    "run_eval",
     "score_record",
+    "shadow_files",
+    "stratified_sample",
+    "traces_to_cases",
 ]
