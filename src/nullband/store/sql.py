@@ -27,7 +27,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     func,
     insert,
     select,
@@ -39,17 +38,28 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from nullband.errors import StoreError
 from nullband.records import Record
-from nullband.store import _codec
+from nullband.store import _codec, _rows
 from nullband.store.base import RecordKey, RunInfo, RunStatus, Store
 from nullband.store.migrations import LATEST, applied_versions
 from nullband.store.schema import records, run_cases, runs
 from nullband.suite.case import Case
 
-_RECORD_KEY = ("run_id", "case_id", "target", "epoch")
-_CASE_KEY = ("run_id", "case_id")
+
+def _is_operational(exc: BaseException) -> bool:
+    """A driver-level (DB-API) OperationalError, raised by the executemany hot path."""
+    return type(exc).__name__ == "OperationalError"
 
 
-def _describe(exc: SQLAlchemyError) -> str:
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``cursor.executemany`` on the driver connection inside ``conn``'s transaction."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(sql, rows)
+    finally:
+        cur.close()
+
+
+def _describe(exc: BaseException) -> str:
     """The driver's error in one line (no SQL, no parameters: they may hold user data)."""
     orig: BaseException = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
@@ -67,9 +77,13 @@ class SqlStore:
         self.engine = engine
         self.url = display_url
         self.dialect = engine.dialect.name
-        self._records_upsert = self._upsert(records, _RECORD_KEY)
-        self._cases_upsert = self._upsert(run_cases, _CASE_KEY, only=("body", "case_hash"))
-        self._cases_insert = self._upsert(run_cases, _CASE_KEY, only=())
+        # The hot writes (records, case rows) go straight to the driver (see _rows).
+        self._records_sql = _rows.records_upsert_sql(self.dialect)
+        self._cases_upsert_sql = _rows.cases_upsert_sql(self.dialect, bodies=True)
+        self._cases_insert_sql = _rows.cases_upsert_sql(self.dialect, bodies=False)
+        self._time = _rows.time_binder(self.dialect)
+        self._bool = _rows.bool_binder(self.dialect)
+        self._driver_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -80,18 +94,6 @@ class SqlStore:
         if not cols:
             return stmt.on_conflict_do_nothing(index_elements=list(keys))
         set_: dict[str, Any] = {c: stmt.excluded[c] for c in cols}
-        if table is records:
-            # A record replaced by a new call (another completion time) hands its cost and
-            # tokens on: they were spent. Re-writing the same record hands on nothing.
-            c = records.c
-            same = c.created_at == stmt.excluded.created_at
-            set_["superseded_cost_usd"] = case(
-                (same, c.superseded_cost_usd), else_=c.superseded_cost_usd + c.cost_usd
-            )
-            set_["superseded_tokens"] = case(
-                (same, c.superseded_tokens),
-                else_=c.superseded_tokens + c.input_tokens + c.output_tokens,
-            )
         return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
     @contextmanager
@@ -103,9 +105,9 @@ class SqlStore:
                     yield conn
         except StoreError:
             raise
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self._driver_error) as exc:
             hint = None
-            if isinstance(exc, OperationalError):
+            if isinstance(exc, OperationalError) or _is_operational(exc):
                 hint = "check that the database is reachable and not locked by another program"
             raise StoreError(
                 f"store {self.url}: cannot {action}: {_describe(exc)}", run_id=run_id, hint=hint
@@ -173,11 +175,13 @@ class SqlStore:
         return stored, bool(created)
 
     def _insert_case_meta(self, conn: Connection, run: RunInfo) -> None:
+        b = self._bool
         rows = [
-            _codec.case_meta_row(run.run_id, cid, meta) for cid, meta in sorted(run.cases.items())
+            _rows.case_tuple(run.run_id, cid, meta, None, b)
+            for cid, meta in sorted(run.cases.items())
         ]
         if rows:
-            conn.execute(self._cases_insert, rows)
+            _executemany(conn, self._cases_insert_sql, rows)
 
     def get_run(self, run_id: str) -> RunInfo | None:
         """The run with its case metadata, or None."""
@@ -220,17 +224,27 @@ class SqlStore:
 
     # -- cases ------------------------------------------------------------------------
 
-    def write_cases(self, run_id: str, cases: Iterable[Case]) -> None:
+    def write_cases(
+        self, run_id: str, cases: Iterable[Case], hashes: Iterable[str] | None = None
+    ) -> None:
         """Store the bodies of a run's cases (so re-scoring needs no suite file).
 
         Metadata already given in ``RunInfo.cases`` (e.g. a suite weight override) is
-        kept; a case without metadata gets it from the case itself.
+        kept; a case without metadata gets it from the case itself. ``hashes`` (the
+        cases' ``content_hash()``, in the same order) saves computing them again.
         """
-        rows = sorted((_codec.case_row(run_id, c) for c in cases), key=lambda r: r["case_id"])
+        b = self._bool
+        if hashes is None:
+            rows = [_rows.case_body_tuple(run_id, c, None, b) for c in cases]
+        else:
+            rows = [
+                _rows.case_body_tuple(run_id, c, h, b) for c, h in zip(cases, hashes, strict=True)
+            ]
         if not rows:
             return
+        rows.sort(key=lambda r: r[1])  # by case id: concurrent writers lock in one order
         with self._tx("store the cases", write=True, run_id=run_id) as conn:
-            conn.execute(self._cases_upsert, rows)
+            _executemany(conn, self._cases_upsert_sql, rows)
 
     def iter_cases(self, run_id: str, chunk: int = 1000) -> Iterator[Case]:
         """Stored case bodies of a run, by case id (cases stored without a body are skipped)."""
@@ -250,9 +264,10 @@ class SqlStore:
             return
         dedup = {(r.run_id, r.case_id, r.target, r.epoch): r for r in recs}
         # Sorted keys: concurrent writers lock rows in the same order (no deadlocks).
-        rows = [_codec.record_row(dedup[k]) for k in sorted(dedup)]
+        t, b = self._time, self._bool
+        rows = [_rows.record_tuple(dedup[k], t, b) for k in sorted(dedup)]
         with self._tx("write records", write=True, run_id=recs[0].run_id) as conn:
-            conn.execute(self._records_upsert, rows)
+            _executemany(conn, self._records_sql, rows)
 
     def completed_keys(self, run_id: str) -> set[RecordKey]:
         """Keys of records with status 'ok'."""
