@@ -32,7 +32,8 @@ def test_record_columns_match_the_sqlalchemy_row(store: SqlStore) -> None:
         want = record_row(rec)
         want["created_at"] = rec.created_at.astimezone(UTC)
         assert {k: got[k] for k in want} == want
-        assert got["superseded_cost_usd"] == 0.0 and got["superseded_tokens"] == 0
+        assert got["superseded_cost_usd"] == 0.0
+        assert got["superseded_tokens"] == 0
     assert rows["c1"]["created_at"] == datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
