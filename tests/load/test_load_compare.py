@@ -39,7 +39,7 @@ def fake_run(
         first = send + int(ttft * MS)
         ev = [int(ttft * 1000) + 10_000 * i for i in range(8)]
         raws.append(dict(
-            idx=r.idx, planned_ns=planned, dispatch_ns=send, send_ns=send, headers_ns=send,
+            idx=r.idx, planned_ns=planned, dispatch_ns=send, call_ns=send, send_ns=send, headers_ns=send,
             first_event_ns=first, first_token_ns=first, last_token_ns=send + ev[-1] * 1000,
             end_ns=send + ev[-1] * 1000, event_us=ev, event_tokens=[1] * 8,
             token_source="usage", events_per_read_max=1, prompt_tokens=32,

@@ -9,6 +9,7 @@ so in ``events_per_read_max``).
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ class RawRequest:
     __slots__ = (
         "body",
         "cached_tokens",
+        "call_ns",
         "completion_tokens",
         "dispatch_ns",
         "end_ns",
@@ -52,7 +54,8 @@ class RawRequest:
         self.planned_ns = planned_ns  # absolute CLOCK_MONOTONIC ns
         self.body = body
         self.dispatch_ns = 0
-        self.send_ns = 0
+        self.call_ns = 0  # the POST call began
+        self.send_ns = 0  # the request was written to the socket (0: not yet)
         self.headers_ns = 0
         self.first_event_ns = 0
         self.first_token_ns = 0
@@ -113,6 +116,41 @@ def request_headers(target: TargetConfig) -> dict[str, str]:
     return headers
 
 
+async def _on_sent(
+    session: aiohttp.ClientSession,
+    ctx: SimpleNamespace,
+    params: aiohttp.TraceRequestChunkSentParams,
+) -> None:
+    raw = ctx.trace_request_ctx
+    if isinstance(raw, RawRequest) and not raw.send_ns:
+        raw.send_ns = _mono()
+
+
+def send_tracer() -> aiohttp.TraceConfig:
+    """A trace config that stamps ``send_ns`` when the request body reaches the socket.
+
+    The POST call itself (building the request, taking a pooled connection) costs the
+    client a few hundred microseconds; stamping the send when the bytes leave keeps that
+    client time out of TTFT and puts it in the dispatch lag, where validity judges it.
+    """
+    tc = aiohttp.TraceConfig()
+    tc.on_request_chunk_sent.append(_on_sent)
+    tc.on_request_headers_sent.append(_on_headers)
+    tc.freeze()
+    return tc
+
+
+async def _on_headers(
+    session: aiohttp.ClientSession,
+    ctx: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    # a request without a body has no chunk: its headers are the whole request
+    raw = ctx.trace_request_ctx
+    if isinstance(raw, RawRequest) and not raw.body and not raw.send_ns:
+        raw.send_ns = _mono()
+
+
 def _usage(raw: RawRequest, usage: dict[str, Any]) -> None:
     pt = usage.get("prompt_tokens")
     ct = usage.get("completion_tokens")
@@ -135,9 +173,11 @@ async def stream_request(
     """Send one streaming request and fill ``raw``; never raises (the outcome is recorded)."""
     last_ct = 0
     done = False
-    raw.send_ns = _mono()
+    raw.call_ns = _mono()
     try:
-        async with session.post(url, data=raw.body, headers=headers, timeout=timeout) as resp:
+        async with session.post(
+            url, data=raw.body, headers=headers, timeout=timeout, trace_request_ctx=raw
+        ) as resp:
             raw.headers_ns = _mono()
             raw.http_status = resp.status
             if resp.status != 200:

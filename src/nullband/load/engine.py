@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from nullband.load.client import RawRequest, stream_request
+from nullband.load.client import RawRequest, send_tracer, stream_request
 
 _mono = time.monotonic_ns
 
@@ -77,11 +77,12 @@ def _raw_to_dict(r: RawRequest, t0: int) -> dict[str, Any]:
     def rel(v: int) -> int | None:
         return v - t0 if v else None
 
-    send = r.send_ns
+    send = r.send_ns or r.call_ns  # no trace signal (failed before writing): the call
     return {
         "idx": r.idx,
         "planned_ns": r.planned_ns - t0,
         "dispatch_ns": rel(r.dispatch_ns),
+        "call_ns": rel(r.call_ns),
         "send_ns": rel(send),
         "headers_ns": rel(r.headers_ns),
         "first_event_ns": rel(r.first_event_ns),
@@ -146,7 +147,10 @@ async def run_shard(plan: ShardPlan, t0_ns: int | None = None, lead_s: float = 0
                 sem.release()
 
     async with aiohttp.ClientSession(
-        connector=connector, read_bufsize=2**20, auto_decompress=False
+        connector=connector,
+        read_bufsize=2**20,
+        auto_decompress=False,
+        trace_configs=[send_tracer()],
     ) as session:
         # Long-lived objects go to the permanent generation, so a collection during the
         # run only walks what the run itself allocated (shorter pauses of the loop). Done

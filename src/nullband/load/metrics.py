@@ -10,7 +10,10 @@
 * ``e2e``: last token minus the send; ``e2e_planned`` from the planned send.
 * ``max_stall``: the largest ``itl_event`` gap of a request.
 * ``norm_latency``: e2e / output tokens (what GuideLLM calls TPOT; it includes TTFT).
-* ``dispatch_lag``: actual send minus planned send (client health, not server latency).
+* ``dispatch_lag``: when the client issued the request minus its planned send time.
+* ``send_overhead``: from issuing the request to its body reaching the socket (client
+  time: building the request, a pooled connection, loop turns). TTFT and E2E start at the
+  socket write, so this client time is not counted as server latency.
 
 All values are in milliseconds.
 """
@@ -118,9 +121,25 @@ def metric_samples(
 
 
 def dispatch_lags_ms(records: Iterable[RequestRecord]) -> NDArray[np.float64]:
-    """send - planned (ms) of every request that was sent (warm-up included)."""
+    """call - planned (ms) of every request that was issued (warm-up included)."""
     return np.asarray(
-        [(r.send_ns - r.planned_ns) / 1e6 for r in records if r.send_ns is not None],
+        [
+            (r.call_ns - r.planned_ns) / 1e6
+            for r in records
+            if r.call_ns is not None and r.send_ns is not None
+        ],
+        dtype=np.float64,
+    )
+
+
+def send_overheads_ms(records: Iterable[RequestRecord]) -> NDArray[np.float64]:
+    """send - call (ms): how long the client took to get each request onto the socket."""
+    return np.asarray(
+        [
+            (r.send_ns - r.call_ns) / 1e6
+            for r in records
+            if r.call_ns is not None and r.send_ns is not None
+        ],
         dtype=np.float64,
     )
 

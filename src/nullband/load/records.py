@@ -37,8 +37,15 @@ class RequestRecord(BaseModel):
     dispatch_ns: int | None = Field(
         default=None, description="When the scheduler released it (ns after t0)."
     )
+    call_ns: int | None = Field(
+        default=None,
+        description="The client issued the POST (ns after t0); dispatch lag is measured here.",
+    )
     send_ns: int | None = Field(
-        default=None, description="Just before the POST was issued (ns after t0)."
+        default=None,
+        description="The request body reached the socket (ns after t0); TTFT and E2E are "
+        "measured from here, so the client's own request building is not counted as "
+        "server latency.",
     )
     headers_ns: int | None = Field(default=None, description="Response status line received.")
     first_event_ns: int | None = Field(

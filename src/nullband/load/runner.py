@@ -28,7 +28,12 @@ from nullband.load.engine import (
     run_shard,
     set_nice,
 )
-from nullband.load.metrics import dispatch_lags_ms, measured, metric_samples
+from nullband.load.metrics import (
+    dispatch_lags_ms,
+    measured,
+    metric_samples,
+    send_overheads_ms,
+)
 from nullband.load.quantiles import describe
 from nullband.load.records import RequestRecord
 from nullband.load.scrape import Scraper, ServerMetrics, scrape, server_summary
@@ -129,6 +134,15 @@ def _warnings(records: list[RequestRecord], latency_ttft: Any, latency_co: Any) 
     return out
 
 
+def _overhead_warning(overhead: np.ndarray[Any, np.dtype[np.float64]]) -> list[str]:
+    if overhead.size and float(np.quantile(overhead, 0.99)) > 5.0:
+        return [
+            f"requests took the client {float(np.quantile(overhead, 0.99)):.1f} ms at p99 to "
+            "reach the socket after being issued: the client is busy (try --procs)"
+        ]
+    return []
+
+
 def run_load(
     cfg: LoadConfig, schedule: Schedule, *, label: str | None = None, procs: int | None = None
 ) -> LoadResult:
@@ -226,7 +240,7 @@ def _assemble(
         shift = s.t0_ns - t0  # zero: shards share t0
         for raw in s.raws:
             pr = plan_by_idx[raw["idx"]]
-            for k in ("planned_ns", "dispatch_ns", "send_ns", "headers_ns", "first_event_ns",
+            for k in ("planned_ns", "dispatch_ns", "call_ns", "send_ns", "headers_ns", "first_event_ns",
                       "first_token_ns", "last_token_ns", "end_ns"):  # fmt: skip
                 if raw[k] is not None:
                     raw[k] += shift
@@ -245,11 +259,14 @@ def _assemble(
     records.sort(key=lambda r: r.idx)
     latency, thr, gp, by_tenant, by_bucket = latency_and_slices(records, cfg.slo)
     lags = dispatch_lags_ms(records)
+    overhead = send_overheads_ms(records)
     loop_lag = np.asarray([x for s in shards for x in s.loop_lag_ms], dtype=np.float64)
     cpu = [s.cpu_s / s.wall_s if s.wall_s > 0 else 0.0 for s in shards]
     ok = measured(records)
     coalesced = sum(1 for r in ok if r.events_per_read_max > 1)
-    sent = np.asarray([r.send_ns / 1e9 for r in records if r.send_ns is not None])
+    sent = np.asarray(
+        [r.call_ns / 1e9 for r in records if r.call_ns is not None and r.send_ns is not None]
+    )
     validity = assess(
         planned=len(records),
         sent_offsets_s=sent,
@@ -262,6 +279,7 @@ def _assemble(
         cpu_share=max(cpu) if cpu else None,
         warnings=[
             *_warnings(records, latency["ttft"], latency["ttft_planned"]),
+            *_overhead_warning(overhead),
             *sorted({e for s in shards for e in s.errors}),
         ],
     )
@@ -299,6 +317,7 @@ def _assemble(
             cpu_share=cpu,
             peak_inflight=max(s.peak_inflight for s in shards),
             dispatch_lag_ms=describe(lags),
+            send_overhead_ms=describe(overhead),
             loop_lag_ms=describe(loop_lag),
             coalesced_fraction=coalesced / len(ok) if ok else None,
         ),

@@ -57,7 +57,10 @@ class ClientInfo(BaseModel):
     loop: str = Field(description="Event loop implementation ('asyncio' or 'uvloop').")
     cpu_share: list[float] = Field(description="CPU seconds / wall seconds, per process.")
     peak_inflight: int = Field(description="Most requests in flight in one process.")
-    dispatch_lag_ms: Distribution = Field(description="send - planned, all sent requests.")
+    dispatch_lag_ms: Distribution = Field(description="issued - planned, all requests.")
+    send_overhead_ms: Distribution = Field(
+        description="issued -> body on the socket (client time excluded from TTFT)."
+    )
     loop_lag_ms: Distribution = Field(description="Overshoot of a 10 ms loop probe.")
     coalesced_fraction: float | None = Field(
         description="Share of requests where one socket read held 2+ token events."
