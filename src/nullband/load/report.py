@@ -73,7 +73,8 @@ def render_summary(s: LoadSummary) -> str:
             )
     c = s.client
     out.append(
-        f"client: dispatch lag p99 {_q(c.dispatch_lag_ms.quantiles['p99'])} ms, loop lag p99 "
+        f"client: dispatch lag p99 {_q(c.dispatch_lag_ms.quantiles['p99'])} ms, send overhead "
+        f"p99 {_q(c.send_overhead_ms.quantiles['p99'])} ms, loop lag p99 "
         f"{_q(c.loop_lag_ms.quantiles['p99'])} ms, CPU "
         + ", ".join(f"{x:.0%}" for x in c.cpu_share)
         + f", peak in flight {c.peak_inflight}"
