@@ -18,7 +18,6 @@ of the file per worker thread.
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 from collections.abc import Iterator
@@ -125,38 +124,37 @@ class _Rules:
 
     def _tool_rows(self, df: pl.DataFrame) -> pl.Series:
         """Tool steps whose checks the compiled expressions cannot accept."""
-        is_tool = df["kind"] == "tool"
-        need = pl.Series(np.zeros(df.height, dtype=bool))
-        if not is_tool.any():
-            return need
-        name = df["tool_name"]
+        need = np.zeros(df.height, dtype=bool)
+        tools = df.select(
+            pl.int_range(pl.len()).alias("row"),
+            "tool_name",
+            "step_id",
+            "tool_call_id",
+            pl.col("tool_arguments").alias("a"),
+            "tool_result",
+            kind=pl.col("kind"),
+        ).filter(pl.col("kind") == "tool")
+        if tools.height == 0:
+            return pl.Series(need)
         if self.config.ground_truth:
             keys = list(self.config.ground_truth)
-            need = need | (df["step_id"].is_in(keys) | df["tool_call_id"].is_in(keys)).fill_null(
-                False
-            )
-        checked = set(self.config.tool_schemas) | set(self.config.result_schemas)
-        for tool in checked:
-            rows = (is_tool & (name == tool)).fill_null(False)
-            if not rows.any():
+            hit = tools.filter(pl.col("step_id").is_in(keys) | pl.col("tool_call_id").is_in(keys))
+            need[hit["row"].to_numpy()] = True
+        for tool in set(self.config.tool_schemas) | set(self.config.result_schemas):
+            part = tools.filter(pl.col("tool_name") == tool)
+            if part.height == 0:
                 continue
-            ok = pl.Series(np.ones(df.height, dtype=bool))
+            ok: list[pl.Expr] = []
             if tool in self.tool_accept:
                 acc = self.tool_accept[tool]
-                has_args = df["tool_arguments"].is_not_null()
-                if acc is None:
-                    ok = ok & ~has_args
-                else:
-                    got = df.select(pl.col("tool_arguments").alias("a")).select(acc.alias("x"))["x"]
-                    ok = ok & (got.fill_null(False) | ~has_args)
+                no_args = pl.col("a").is_null()
+                ok.append(no_args if acc is None else (no_args | acc))
             if tool in self.result_accept:
                 racc = self.result_accept[tool]
-                if racc is None:
-                    ok = ok & pl.Series(np.zeros(df.height, dtype=bool))
-                else:
-                    ok = ok & df.select(racc.alias("x"))["x"].fill_null(False)
-            need = need | (rows & ~ok)
-        return need
+                ok.append(pl.lit(False) if racc is None else racc)
+            bad = part.filter(~pl.all_horizontal(*ok).fill_null(False))
+            need[bad["row"].to_numpy()] = True
+        return pl.Series(need)
 
     def _call_rows(self, df: pl.DataFrame) -> pl.Series:
         """Model steps with tool calls that are not all accepted by the compiled checks."""
@@ -197,7 +195,7 @@ def _block_facts(
 ) -> tuple[pl.DataFrame, dict[int, StepFacts]]:
     """The step facts of one block of lines (rows in input order)."""
     try:
-        df = pl.read_ndjson(io.BytesIO(data), schema=SCHEMA)
+        df = pl.read_ndjson(data, schema=SCHEMA)
     except pl.exceptions.PolarsError:
         df = None  # a field of another type than the Step schema's: every row to Python
     lines = data.split(b"\n")
