@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import re
 import urllib.error
@@ -18,11 +19,10 @@ from runner_helpers import write_eval
 from nullband.config.models import EvalConfig, ScorerSpec
 from nullband.config.yamlfile import load_yaml_model
 from nullband.records import Attempt, Provenance, Record, Usage
-from nullband.run.calls import Scoring
 from nullband.run.plan import Shard
 from nullband.run.runner import run_eval
-from nullband.score.base import ScoreResult
-from nullband.score.registry import load_scorers, score_record
+from nullband.score.base import AsyncScorer, ScoreResult, merge_results
+from nullband.score.registry import ScorerSet, load_scorers, score_record
 from nullband.store import open_store
 from nullband.suite.case import Case
 from nullband.targets._fast import build
@@ -154,13 +154,34 @@ class _AsyncLen:
         return ScoreResult(values={"len": float(len(record.output_text or ""))}, passed=True)
 
 
-async def test_scoring_fast_path_equals_score_record() -> None:
+async def _oracle_scores(
+    case: Case, record: Record, scorers: list[Any]
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The per-record contract spelled out plainly: classify each scorer on every call."""
+    if record.status != "ok":
+        return {}, {}
+    chosen = [s for s in scorers if case.scorers is None or s.name in case.scorers]
+    results = []
+    for s in chosen:
+        try:
+            if isinstance(s, AsyncScorer) and inspect.iscoroutinefunction(s.ascore):
+                res = await s.ascore(case, record)
+            else:
+                res = s.score(case, record)
+        except Exception as exc:
+            res = ScoreResult(reason=f"{s.name} raised {type(exc).__name__}: {exc}")
+        results.append((s.name, res))
+    return merge_results(results)
+
+
+async def test_scorer_set_equals_per_record_classification() -> None:
+    """The runner's ScorerSet (classified once) scores like classifying every record."""
     scorers = [
         *load_scorers([ScorerSpec(name="exact"), ScorerSpec(name="contains")]),
         _Boom(),
         _AsyncLen(),
     ]
-    scoring = Scoring(scorers)  # type: ignore[arg-type]
+    scoring = ScorerSet(scorers)  # type: ignore[arg-type]
     cases = [
         Case(id="a", prompt="p", expected="yes"),
         Case(id="b", prompt="p", expected="yes", scorers=["contains", "alen"]),
@@ -168,10 +189,12 @@ async def test_scoring_fast_path_equals_score_record() -> None:
     ]
     for case in cases:
         for text, status in [("yes", "ok"), ("no way", "ok"), (None, "ok"), (None, "error")]:
-            mine = _record(case, text, status)
-            await scoring.apply(case, mine)
-            oracle = await score_record(case, _record(case, text, status), scorers)  # type: ignore[arg-type]
-            assert (mine.scores, mine.score_reasons) == oracle, (case.id, text, status)
+            rec = _record(case, text, status)
+            oracle = await _oracle_scores(case, rec, scorers)
+            assert await scoring.score(case, rec) == oracle, (case.id, text, status)
+            # score_record with a plain list, and with the set, agree too.
+            assert await score_record(case, rec, scorers) == oracle  # type: ignore[arg-type]
+            assert await score_record(case, rec, scoring) == oracle
 
 
 def test_fast_build_equals_validated_models() -> None:

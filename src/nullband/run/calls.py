@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from typing import Any
 
 from nullband.records import RECORD_SCHEMA_VERSION, Record
-from nullband.score.base import AnyScorer, AsyncScorer, ScoreResult, merge_results
 from nullband.suite.case import Case
 from nullband.targets._fast import build
 from nullband.targets.client import CallOutcome, TargetClient
@@ -84,45 +82,3 @@ async def call_case(
 
     result = await play(case, call, max_steps)
     return result.outcome, result.messages
-
-
-class Scoring:
-    """The config's scorers, applied to each record as ``score_record`` would.
-
-    Same contract as :func:`nullband.score.registry.score_record` (error records get no
-    scores; a case's own ``scorers`` list picks among the loaded ones; a scorer that
-    raises gives a reason and no verdict), but each scorer is classified sync or async
-    once, not per record: ``isinstance`` against the runtime-checkable scorer protocols
-    costs about 40 us per check, more than the rest of scoring. A test checks both give
-    the same scores.
-    """
-
-    def __init__(self, scorers: list[AnyScorer]) -> None:
-        self.items: list[tuple[AnyScorer, bool]] = [
-            (
-                s,
-                isinstance(s, AsyncScorer)
-                and inspect.iscoroutinefunction(getattr(s, "ascore", None)),
-            )
-            for s in scorers
-        ]
-
-    async def apply(self, case: Case, record: Record) -> None:
-        """Attach scores and reasons to an ok record (error records get none)."""
-        if record.status != "ok" or not self.items:
-            return
-        items = self.items
-        if case.scorers is not None:
-            wanted = set(case.scorers)
-            items = [it for it in items if it[0].name in wanted]
-        results: list[tuple[str, ScoreResult]] = []
-        for scorer, is_async in items:
-            try:
-                if is_async:
-                    res = await scorer.ascore(case, record)  # type: ignore[union-attr]
-                else:
-                    res = scorer.score(case, record)  # type: ignore[union-attr]
-            except Exception as exc:  # a user scorer's bug must not lose the run
-                res = ScoreResult(reason=f"{scorer.name} raised {type(exc).__name__}: {exc}")
-            results.append((scorer.name, res))
-        record.scores, record.score_reasons = merge_results(results)

@@ -29,14 +29,14 @@ from nullband._ids import new_run_id
 from nullband.config.models import EvalConfig, ScorerSpec
 from nullband.errors import NullbandError, UsageError
 from nullband.records import Record
-from nullband.run.calls import Scoring, call_case, record_from_outcome
+from nullband.run.calls import call_case, record_from_outcome
 from nullband.run.metrics import RunMetrics
 from nullband.run.plan import Plan, Shard, load_plan
 from nullband.run.progress import RunProgress
 from nullband.run.runinfo import open_run, store_cases
 from nullband.run.summary import RunSummary
 from nullband.score.base import AnyScorer
-from nullband.score.registry import load_scorers
+from nullband.score.registry import ScorerSet, load_scorers
 from nullband.store.base import RunStatus, Store
 from nullband.targets.budget import Budget, BudgetExceeded
 from nullband.targets.client import TargetClient
@@ -92,7 +92,7 @@ class _Run:
         self.executor = executor
         self.run_id = run_id
         self.budget = budget
-        self.scoring = Scoring(scorers)
+        self.scoring = ScorerSet(scorers)
         self.metrics = metrics
         self.stop_reason: RunStatus | None = None
         self.signals = 0
@@ -159,6 +159,7 @@ class _Run:
     ) -> None:
         plan = self.plan
         cases, hashes, max_steps = plan.cases, plan.case_hashes, plan.config.max_steps
+        scoring = self.scoring
         # Workers of one target share ``pending``; next() on it never awaits, so asyncio
         # hands each key to exactly one worker.
         for i, epoch in pending:
@@ -184,7 +185,8 @@ class _Run:
                 epoch=epoch,
                 messages=messages,
             )
-            await self.scoring.apply(case, rec)
+            if rec.status == "ok" and scoring:
+                rec.scores, rec.score_reasons = await scoring.score(case, rec)
             if self.metrics is not None:
                 self.metrics.observe(target, out)
             await writer.put(rec)
@@ -255,17 +257,18 @@ async def run_eval(
     loop = asyncio.get_running_loop()
     metrics: RunMetrics | None = None
     try:
-        info, resumed = await loop.run_in_executor(
+        info, resumed, bodies_stored = await loop.run_in_executor(
             executor, open_run, store, plan, run_id or new_run_id(), run_id is not None
         )
         rid = info.run_id
-        # The case bodies go in on the store thread while the first calls are made; the
-        # first batch of records queues behind them on that one thread. A resumed run
-        # writes them again (an idempotent upsert) in case the process that created it
-        # was killed before they were all in; joining shards leave that to the creator.
+        # The SQL store writes the case bodies with the new run (one row per case, one
+        # transaction). Otherwise they go in on the store thread while the first calls
+        # are made. A resumed run writes them again (an idempotent upsert) in case the
+        # process that created it was killed before they were all in (a store without
+        # the one-transaction path); joining shards leave that to the creator.
         cases_written = (
             loop.run_in_executor(executor, store_cases, store, plan, rid)
-            if not resumed or shard_obj is None
+            if not bodies_stored and (not resumed or shard_obj is None)
             else None
         )
         completed, (spent_usd, spent_tokens) = await loop.run_in_executor(

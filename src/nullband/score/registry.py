@@ -129,34 +129,68 @@ def load_scorers(specs: Sequence[ScorerSpec]) -> list[AnyScorer]:
     return [load_scorer(s) for s in specs]
 
 
+def _is_async(scorer: AnyScorer) -> bool:
+    return isinstance(scorer, AsyncScorer) and inspect.iscoroutinefunction(
+        getattr(scorer, "ascore", None)
+    )
+
+
+class ScorerSet:
+    """Scorers classified sync or async once, for scoring many records.
+
+    ``isinstance`` against the runtime-checkable scorer protocols costs about 40 us per
+    check, more than the rest of scoring a record; a set does it when built. Pass a set
+    to :func:`score_record` (or call :meth:`score`) when scoring a whole run.
+    """
+
+    __slots__ = ("_items", "scorers")
+
+    def __init__(self, scorers: Sequence[AnyScorer]) -> None:
+        self.scorers: tuple[AnyScorer, ...] = tuple(scorers)
+        self._items: tuple[tuple[AnyScorer, bool], ...] = tuple(
+            (s, _is_async(s)) for s in self.scorers
+        )
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def score(
+        self, case: Case, record: Record
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
+        """Scores and reasons of one record (see :func:`score_record`)."""
+        if record.status != "ok" or not self._items:
+            return {}, {}
+        items = self._items
+        if case.scorers is not None:
+            wanted = set(case.scorers)
+            items = tuple(it for it in items if it[0].name in wanted)
+        results: list[tuple[str, ScoreResult]] = []
+        for scorer, is_async in items:
+            try:
+                if is_async:
+                    res = await scorer.ascore(case, record)  # type: ignore[union-attr]
+                else:
+                    res = scorer.score(case, record)  # type: ignore[union-attr]
+            except Exception as exc:  # a user scorer's bug must not lose the run
+                res = ScoreResult(reason=f"{scorer.name} raised {type(exc).__name__}: {exc}")
+            results.append((scorer.name, res))
+        return merge_results(results)
+
+
 async def score_record(
-    case: Case, record: Record, scorers: Sequence[AnyScorer]
+    case: Case, record: Record, scorers: Sequence[AnyScorer] | ScorerSet
 ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Apply scorers to one record; returns its ``scores`` and ``score_reasons``.
 
     A record whose call failed (status 'error') gets no scores. When the case names its
     own ``scorers``, only those of the loaded scorers apply. A scorer that raises does not
     crash the run: its reason is recorded and it gives no verdict.
+
+    ``scorers`` may be a :class:`ScorerSet` (classified once: the fast path for many
+    records) or a plain sequence (classified on each call).
     """
-    if record.status != "ok":
-        return {}, {}
-    chosen = scorers
-    if case.scorers is not None:
-        wanted = set(case.scorers)
-        chosen = [s for s in scorers if s.name in wanted]
-    results: list[tuple[str, ScoreResult]] = []
-    for scorer in chosen:
-        try:
-            if isinstance(scorer, AsyncScorer) and inspect.iscoroutinefunction(
-                getattr(scorer, "ascore", None)
-            ):
-                res = await scorer.ascore(case, record)
-            else:
-                res = scorer.score(case, record)  # type: ignore[union-attr]
-        except Exception as exc:  # a user scorer's bug must not lose the run
-            res = ScoreResult(reason=f"{scorer.name} raised {type(exc).__name__}: {exc}")
-        results.append((scorer.name, res))
-    return merge_results(results)
+    chosen = scorers if isinstance(scorers, ScorerSet) else ScorerSet(scorers)
+    return await chosen.score(case, record)
 
 
 def describe(scorer: Any) -> str:

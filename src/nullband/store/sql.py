@@ -156,11 +156,26 @@ class SqlStore:
                 ) from None
             raise
 
-    def ensure_run(self, run: RunInfo) -> tuple[RunInfo, bool]:
+    def ensure_run(
+        self,
+        run: RunInfo,
+        *,
+        cases: Sequence[Case] | None = None,
+        hashes: Sequence[str] | None = None,
+        with_cases: bool = True,
+    ) -> tuple[RunInfo, bool]:
         """Insert the run unless it exists; returns (the stored run, whether it was created).
 
         Safe when several shard processes start the same run at once: exactly one creates
         it, the others read what it wrote.
+
+        Args:
+            run: the run (its ``cases`` metadata goes to ``run_cases``).
+            cases: case bodies to store with the metadata when the run is created, in the
+                same transaction (each case row is written once; the runner's path).
+            hashes: the cases' ``content_hash()`` in order, used for cases that have no
+                metadata in ``run.cases``.
+            with_cases: read the stored run back with its case metadata (False skips it).
         """
         with self._tx("create the run", write=True, run_id=run.run_id) as conn:
             stmt = self._upsert(runs, ("run_id",), only=()).values(**_codec.run_row(run))
@@ -168,28 +183,45 @@ class SqlStore:
             # reliable for DO NOTHING across drivers).
             created = conn.execute(stmt.returning(runs.c.run_id)).first() is not None
             if created:
-                self._insert_case_meta(conn, run)
-        stored = self.get_run(run.run_id)
+                self._insert_case_meta(conn, run, cases, hashes)
+        stored = self.get_run(run.run_id, with_cases=with_cases)
         if stored is None:  # pragma: no cover - the row was just committed
             raise StoreError(f"run {run.run_id} vanished after it was created", run_id=run.run_id)
         return stored, bool(created)
 
-    def _insert_case_meta(self, conn: Connection, run: RunInfo) -> None:
-        b = self._bool
-        rows = [
-            _rows.case_tuple(run.run_id, cid, meta, None, b)
-            for cid, meta in sorted(run.cases.items())
-        ]
+    def _insert_case_meta(
+        self,
+        conn: Connection,
+        run: RunInfo,
+        cases: Sequence[Case] | None = None,
+        hashes: Sequence[str] | None = None,
+    ) -> None:
+        b, rid, meta = self._bool, run.run_id, run.cases
+        rows: list[tuple[Any, ...]] = []
+        if cases is not None:
+            hs: Sequence[str | None] = hashes if hashes is not None else [None] * len(cases)
+            for c, h in zip(cases, hs, strict=True):
+                if c.id in meta:
+                    rows.append(_rows.case_tuple(rid, c.id, meta[c.id], c.model_dump_json(), b))
+                else:
+                    rows.append(_rows.case_body_tuple(rid, c, h, b))
+            have = {c.id for c in cases}
+            rows.extend(
+                _rows.case_tuple(rid, cid, m, None, b) for cid, m in meta.items() if cid not in have
+            )
+        else:
+            rows = [_rows.case_tuple(rid, cid, m, None, b) for cid, m in meta.items()]
         if rows:
+            rows.sort(key=lambda r: r[1])
             _executemany(conn, self._cases_insert_sql, rows)
 
-    def get_run(self, run_id: str) -> RunInfo | None:
-        """The run with its case metadata, or None."""
+    def get_run(self, run_id: str, *, with_cases: bool = True) -> RunInfo | None:
+        """The run with its case metadata (unless ``with_cases`` is False), or None."""
         with self._tx("read the run", write=False, run_id=run_id) as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
             if row is None:
                 return None
-            return _codec.run_from_row(row, self._case_meta(conn, run_id))
+            return _codec.run_from_row(row, self._case_meta(conn, run_id) if with_cases else None)
 
     def _case_meta(self, conn: Connection, run_id: str) -> dict[str, dict[str, Any]]:
         c = run_cases.c
