@@ -7,7 +7,10 @@ Shape of a run (one process, or one shard of many):
 - each worker calls the target (retries inside the client), scores the record and hands
   it to the single :class:`~nullband.run.writer.RecordWriter`, which commits batches on
   the store's own thread; a record counts as done only after its batch committed;
-- a shared :class:`~nullband.targets.budget.Budget` stops new calls at the cap;
+- a shared :class:`~nullband.targets.budget.Budget` stops new calls at the cap; judge
+  scorers (anything with ``bind_budget``) charge it too, through a
+  :class:`~nullband.targets.budget.BudgetShare` that also counts their own spend, and
+  are closed (``aclose``) when the run ends;
   SIGINT/SIGTERM stop new calls too (a second signal abandons calls in flight);
 - the run's status ends as completed, stopped_budget, interrupted or failed.
 """
@@ -38,7 +41,7 @@ from nullband.run.summary import RunSummary
 from nullband.score.base import AnyScorer
 from nullband.score.registry import ScorerSet, load_scorers
 from nullband.store.base import RunStatus, Store
-from nullband.targets.budget import Budget, BudgetExceeded
+from nullband.targets.budget import Budget, BudgetExceeded, BudgetShare
 from nullband.targets.client import TargetClient
 from nullband.targets.config import TargetConfig
 
@@ -92,6 +95,7 @@ class _Run:
         self.executor = executor
         self.run_id = run_id
         self.budget = budget
+        self.judge_budget = BudgetShare(budget)
         self.scoring = ScorerSet(scorers)
         self.metrics = metrics
         self.stop_reason: RunStatus | None = None
@@ -146,7 +150,11 @@ class _Run:
             if rec.provenance.mismatch:
                 self.mismatches += 1
         if self.progress is not None:
-            self.progress.update(self.skipped + self.ok + self.errors, self.errors, self.spend)
+            self.progress.update(
+                self.skipped + self.ok + self.errors,
+                self.errors,
+                self.spend + self.judge_budget.own_usd,
+            )
 
     # -- work -----------------------------------------------------------------------------
 
@@ -294,11 +302,15 @@ async def run_eval(
             metrics.serve(metrics_port)
         state = _Run(plan, store, executor, rid, budget, scorers, metrics)
         state.skipped = skipped
+        _bind_budget(scorers, state.judge_budget)
         if budget.exhausted:
             state.stop("stopped_budget")
         try:
-            with _relaxed_gc():
-                await _execute(state, pending, total, progress, shard_obj)
+            try:
+                with _relaxed_gc():
+                    await _execute(state, pending, total, progress, shard_obj)
+            finally:
+                await _close_scorers(scorers)
             if cases_written is not None:
                 await cases_written
         except BaseException as exc:
@@ -308,6 +320,7 @@ async def run_eval(
             executor, _final_status, state, store, total, shard_obj
         )
         n_left = total - skipped - state.ok - state.errors
+        judge_usd, judge_tokens = state.judge_budget.own_usd, state.judge_budget.own_tokens
         return RunSummary(
             run_id=rid,
             status=status,
@@ -319,9 +332,10 @@ async def run_eval(
             ok=state.ok,
             errors=state.errors,
             not_started=n_left,
-            spend_usd=state.spend,
-            run_spend_usd=spent_usd + state.spend,
-            tokens=state.tokens,
+            spend_usd=state.spend + judge_usd,
+            judge_spend_usd=judge_usd,
+            run_spend_usd=spent_usd + state.spend + judge_usd,
+            tokens=state.tokens + judge_tokens,
             elapsed_s=time.monotonic() - started,
             served_models={k: sorted(v) for k, v in state.served.items()},
             mismatches=state.mismatches,
@@ -388,6 +402,23 @@ async def _execute(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _bind_budget(scorers: Sequence[AnyScorer], share: BudgetShare) -> None:
+    """Make every scorer that calls models (judges) charge the run's budget."""
+    for s in scorers:
+        bind = getattr(s, "bind_budget", None)
+        if callable(bind):
+            bind(share)
+
+
+async def _close_scorers(scorers: Sequence[AnyScorer]) -> None:
+    """``await scorer.aclose()`` for every scorer that has it (errors do not fail the run)."""
+    for s in scorers:
+        close = getattr(s, "aclose", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                await close()
 
 
 def _seed(seed: int, index: int, target: TargetConfig) -> int:

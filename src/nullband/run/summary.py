@@ -20,9 +20,20 @@ class RunSummary(BaseModel):
     ok: int = Field(default=0, description="Calls stored with status 'ok' now.")
     errors: int = Field(default=0, description="Calls stored with status 'error' now.")
     not_started: int = Field(default=0, description="Keys left uncalled (budget or interrupt).")
-    spend_usd: float = Field(default=0.0, description="USD spent by this invocation.")
-    run_spend_usd: float = Field(default=0.0, description="USD spent by the whole run so far.")
-    tokens: int = Field(default=0, description="Input + output tokens used by this invocation.")
+    spend_usd: float = Field(
+        default=0.0, description="USD spent by this invocation (eval calls and judge calls)."
+    )
+    judge_spend_usd: float = Field(
+        default=0.0, description="Part of spend_usd spent by judge scorers' calls."
+    )
+    run_spend_usd: float = Field(
+        default=0.0,
+        description="USD spent by the whole run so far: stored records' spend before this "
+        "invocation plus this invocation's (judge spend of earlier invocations is not stored).",
+    )
+    tokens: int = Field(
+        default=0, description="Input + output tokens used by this invocation (judges included)."
+    )
     elapsed_s: float = Field(default=0.0, description="Wall time of this invocation.")
     served_models: dict[str, list[str]] = Field(
         default_factory=dict, description="Target -> served models seen in this invocation."

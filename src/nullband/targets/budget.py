@@ -135,3 +135,52 @@ class Budget:
             parts.append(f"{self.spent_tokens} of {self.cap_tokens} tokens")
         spent = ", ".join(parts) if parts else "no cap"
         return f"budget reached: {spent} spent"
+
+
+class BudgetShare(Budget):
+    """One spender's view of a shared :class:`Budget` (e.g. a run's judges).
+
+    Every reservation, settlement and charge goes to ``parent`` (so the parent's caps
+    stop this spender's calls, and its calls count against the parent), while the share
+    also counts what was settled through it (``own_usd``, ``own_tokens``).
+    """
+
+    def __init__(self, parent: Budget) -> None:
+        super().__init__()
+        self.parent = parent
+        self.own_usd = 0.0
+        self.own_tokens = 0
+
+    @property
+    def limited(self) -> bool:
+        """Whether the parent has a cap."""
+        return self.parent.limited
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the parent's settled spend reached a cap."""
+        return self.parent.exhausted
+
+    def reserve(self) -> Reservation:
+        """Book a call against the parent (raises BudgetExceeded at its cap)."""
+        return self.parent.reserve()
+
+    def settle(self, reservation: Reservation, *, usd: float, tokens: int) -> None:
+        """Settle on the parent, and count it here (once per reservation)."""
+        with self._lock:
+            first = not reservation.settled
+            if first:
+                self.own_usd += usd
+                self.own_tokens += tokens
+        self.parent.settle(reservation, usd=usd, tokens=tokens)
+
+    def charge(self, *, usd: float, tokens: int) -> None:
+        """Charge the parent, and count it here."""
+        with self._lock:
+            self.own_usd += usd
+            self.own_tokens += tokens
+        self.parent.charge(usd=usd, tokens=tokens)
+
+    def describe(self) -> str:
+        """The parent's state in words."""
+        return self.parent.describe()
