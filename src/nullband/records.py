@@ -61,6 +61,11 @@ class Provenance(BaseModel):
         default=False,
         description="True when the served (or routed) model differs from the pinned one.",
     )
+    gateway_retries: int | None = Field(
+        default=None,
+        description="Retries the gateway made itself for this call, from its headers (None "
+        "when no gateway or it did not say). nullband's own attempts are in Record.attempts.",
+    )
 
 
 class ToolCall(BaseModel):

@@ -219,6 +219,7 @@ def test_fast_build_equals_validated_models() -> None:
             "cache": "miss",
             "fallback": True,
             "mismatch": True,
+            "gateway_retries": 2,
         },
     }
     for cls, key in ((Attempt, "attempt"), (Usage, "usage"), (Provenance, "prov")):
@@ -298,3 +299,51 @@ async def test_store_failure_fails_the_run_with_the_store_error(tmp_path: Path) 
     assert run is not None
     assert run.status == "failed"
     assert "disk full" in (run.note or "")
+
+
+async def test_sharded_run_with_error_records_ends_completed(tmp_path: Path) -> None:
+    """The last shard to finish marks the run completed (with a note) even when some keys
+    ended as error records, as an unsharded run does; it never stays 'running'."""
+
+    def responder(req: ServerRequest) -> Reply | None:
+        if req.case_key is not None and req.case_key.startswith("c00003/"):
+            return Reply(status=400, content="bad request")  # not retried: an error record
+        return None  # echo
+
+    db = tmp_path / "r.db"
+    async with TestServer(responder=responder) as srv:
+        path = write_eval(tmp_path, srv.base_url, 12, store=str(db))
+        with open_store(db) as store:
+            first = await _run(path, store, run_id="sharded-err", shard="1/2")
+            second = await _run(path, store, run_id="sharded-err", shard="2/2")
+            run = store.get_run("sharded-err")
+    assert first.errors + second.errors == 1
+    assert first.status == "running"  # the other shard had not run yet
+    assert second.status == "completed"
+    assert run is not None
+    assert run.status == "completed"
+    assert "1 call(s) failed" in (run.note or "")
+
+
+async def test_gateway_retry_count_lands_in_provenance(tmp_path: Path) -> None:
+    """A LiteLLM-style header saying how often the gateway retried is stored per record."""
+
+    def responder(req: ServerRequest) -> Reply:
+        n = int(req.last_user_text.split()[-1])
+        return Reply(
+            content=req.last_user_text,
+            headers={"x-litellm-attempted-retries": str(n % 3)},
+        )
+
+    db = tmp_path / "r.db"
+    async with TestServer(responder=responder) as srv:
+        path = write_eval(tmp_path, srv.base_url, 6, store=str(db), target={"gateway": "litellm"})
+        with open_store(db) as store:
+            summary = await _run(path, store)
+            recs = {r.case_id: r for r in store.iter_records(summary.run_id)}
+    assert {cid: r.provenance.gateway_retries for cid, r in recs.items()} == {
+        f"c{i:05d}": i % 3 for i in range(6)
+    }
+    # an old record body without the field still reads (None)
+    old = Provenance.model_validate({"requested": "m"})
+    assert old.gateway_retries is None

@@ -475,14 +475,35 @@ def _final_status(
     if shard is None or shard.count == 1:
         store.set_status(state.run_id, "completed", failed_note)
         return "completed", failed_note
-    # A shard is done; the run is complete once every key of every shard is stored ok.
-    # The last shard to commit sees them all. Others leave the status alone: writing
-    # "running" here could overwrite the "completed" of a shard that finished meanwhile.
+    # A shard is done; the run is complete once every key of every shard has a stored
+    # record (ok, or an error after retries: a resume retries those, as for an unsharded
+    # run). The last shard to commit sees them all. Others leave the status alone:
+    # writing "running" here could overwrite the "completed" of a shard that finished
+    # meanwhile.
     cfg = state.plan.config
     all_keys = len(state.plan.cases) * len(cfg.targets) * cfg.epochs
-    if len(store.completed_keys(state.run_id)) >= all_keys:
-        store.set_status(state.run_id, "completed", None)
-        return "completed", None
+    stored, ok = _stored_counts(store, state.run_id)
+    if stored >= all_keys:
+        failed = all_keys - ok
+        done_note = (
+            f"{failed} call(s) failed after retries; resume with --run-id {state.run_id} "
+            "to retry them"
+            if failed > 0
+            else None
+        )
+        store.set_status(state.run_id, "completed", done_note)
+        return "completed", done_note
     current = store.get_run(state.run_id)
     note = f"shard {shard} finished" + (f"; {failed_note}" if failed_note else "")
     return (current.status if current is not None else "running"), note
+
+
+def _stored_counts(store: Store, run_id: str) -> tuple[int, int]:
+    """(records stored, records with status ok) of a run."""
+    totals = getattr(store, "run_totals", None)
+    if totals is not None:
+        t = totals([run_id])[run_id]
+        return int(t["records"]), int(t["ok"])
+    n = sum(1 for _ in store.iter_records(run_id))  # a store without SQL aggregates
+    ok = len(store.completed_keys(run_id))
+    return n, ok

@@ -292,6 +292,7 @@ class TargetClient:
                 "cache": gw.cache,
                 "fallback": gw.fallback,
                 "mismatch": mismatch,
+                "gateway_retries": gw.retries,
             },
         )
         usage = build(
