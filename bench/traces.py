@@ -210,6 +210,49 @@ VARIANTS = {
 }
 
 
+def per_line(path: Path, n: int = 50_000) -> None:
+    """CPU per line, one process, collector off: json.loads, orjson, the per-step rules."""
+    import gc
+    from itertools import islice
+
+    import orjson
+
+    from nullband.traces.audit import AuditContext, step_facts
+
+    with path.open("rb") as fh:
+        lines = list(islice(fh, n))
+    ctx = AuditContext(_config())
+    dicts = [orjson.loads(line) for line in lines]
+
+    def run_json() -> None:
+        for line in lines:
+            json.loads(line)
+
+    def run_orjson() -> None:
+        for line in lines:
+            orjson.loads(line)
+
+    def run_rules() -> None:
+        for i, d in enumerate(dicts):
+            step_facts(d, i, ctx)
+
+    gc.disable()
+    for name, fn in (
+        ("json.loads", run_json),
+        ("orjson.loads", run_orjson),
+        ("step_facts", run_rules),
+    ):
+        best = min(_timed(fn) for _ in range(3))
+        print(f"per line ({len(lines)} lines, best of 3): {name} {best / len(lines) * 1e6:.2f} us")
+    gc.enable()
+
+
+def _timed(fn: Any) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
 def _tree_rss_kb(pid: int) -> int:
     total = 0
     stack = [pid]
@@ -264,6 +307,7 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--file", type=Path, default=Path("/tmp/nullband-bench-traces.jsonl"))
     ap.add_argument("--child", choices=list(VARIANTS))
+    ap.add_argument("--per-line", action="store_true", help="only the per-line CPU costs")
     ap.add_argument("--variants", default="parse,orjson2,polars,naive,fast,columnar,python")
     args = ap.parse_args()
     if args.child:
@@ -275,6 +319,9 @@ def main() -> None:
     if not args.file.exists():
         print(f"generating {args.spans} spans into {args.file} ...", flush=True)
         generate(args.file, args.spans)
+    if args.per_line:
+        per_line(args.file)
+        return
     size = args.file.stat().st_size
     print(
         f"file {args.file}: {size / 1e9:.2f} GB; cpus visible {os.cpu_count()}; load {os.getloadavg()}"
