@@ -347,3 +347,60 @@ async def test_gateway_retry_count_lands_in_provenance(tmp_path: Path) -> None:
     # an old record body without the field still reads (None)
     old = Provenance.model_validate({"requested": "m"})
     assert old.gateway_retries is None
+
+
+async def test_writer_bounds_waiting_records_and_reports_only_committed() -> None:
+    """put() waits while queue_size records wait; every record is written once, in order,
+    and reported through on_commit only after its batch's write returned."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nullband.run.writer import RecordWriter
+
+    gate = threading.Event()
+    written: list[str] = []
+    committed: list[str] = []
+
+    class _SlowStore:
+        def write_records(self, recs: Any) -> None:
+            gate.wait(5)
+            written.extend(r.case_id for r in recs)
+
+    def rec(i: int) -> Any:
+        return Record(
+            run_id="r",
+            case_id=f"c{i}",
+            case_hash="h",
+            target="t",
+            request_hash="q",
+            status="ok",
+            provenance=Provenance(requested="m"),
+            created_at=datetime.now(UTC),
+        )
+
+    ex = ThreadPoolExecutor(1)
+    w = RecordWriter(
+        _SlowStore(),  # type: ignore[arg-type]
+        ex,
+        lambda b: committed.extend(r.case_id for r in b),
+        max_batch=2,
+        queue_size=3,
+    )
+    task = asyncio.create_task(w.run())
+    # The first put wakes the writer, which takes c0 and blocks in the store.
+    await w.put(rec(0))
+    await asyncio.sleep(0.05)
+    for i in range(1, 4):
+        await w.put(rec(i))  # three wait: the buffer is full
+    blocked = asyncio.create_task(w.put(rec(4)))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()  # bounded: the fourth waiting record has to wait
+    assert committed == []  # nothing reported before its write returned
+    gate.set()
+    await blocked
+    await w.close()
+    await task
+    ex.shutdown()
+    order = [f"c{i}" for i in range(5)]
+    assert written == order
+    assert committed == order

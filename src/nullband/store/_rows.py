@@ -115,10 +115,13 @@ def cases_upsert_sql(dialect: str, *, bodies: bool) -> str:
 
 
 def _sqlite_time(value: datetime) -> str:
-    # What UTCDateTime + SQLAlchemy's SQLite DateTime store: naive UTC, microseconds.
+    # What UTCDateTime + SQLAlchemy's SQLite DateTime store: naive UTC, six-digit
+    # microseconds ("2026-05-01 12:00:00.000000"); isoformat is ~5x faster than strftime.
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: nullband stores UTC-aware times only")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _pg_time(value: datetime) -> datetime:
