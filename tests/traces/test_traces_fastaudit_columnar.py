@@ -156,11 +156,41 @@ def test_a_field_of_another_type_sends_the_block_to_python(tmp_path: Path) -> No
     ]
 
 
-def test_a_step_without_ids_names_the_file(tmp_path: Path) -> None:
-    p = write_jsonl(tmp_path / "bad.jsonl", [{"trace_id": "t", "step_id": "1"}, {"trace_id": "t"}])
+def test_a_step_without_ids_names_the_file_and_byte(tmp_path: Path) -> None:
+    first = {"trace_id": "t", "step_id": "1"}
+    p = write_jsonl(tmp_path / "bad.jsonl", [first, {"trace_id": "t"}])
     with pytest.raises(InputError, match="trace_id and step_id") as err:
         audit_file_columnar(p)
     assert "bad.jsonl" in str(err.value)
+    assert f"byte {len(orjson.dumps(first)) + 1}" in str(err.value)
+
+
+def test_invalid_json_is_an_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "broken.jsonl"
+    p.write_bytes(b'{"trace_id": "t", "step_id": "1"}\n{"trace_id": "t", "step_id": \n')
+    with pytest.raises(InputError, match="not valid JSON") as err:
+        audit_file_columnar(p)
+    assert "byte 34" in str(err.value)
+
+
+def test_blank_lines_are_skipped_like_the_reference(tmp_path: Path) -> None:
+    rows = [
+        {
+            "trace_id": f"t{i % 4}",
+            "step_id": f"s{i}",
+            "duration_ms": 10.0 + i % 3 + (50 if i == 7 else 0),
+            "retry_count": 1 if i == 5 else 0,
+        }
+        for i in range(20)
+    ]
+    body = b"".join(
+        orjson.dumps(r) + b"\n" + (b"\n   \n" if i in (3, 9) else b"") for i, r in enumerate(rows)
+    )
+    p = tmp_path / "blank.jsonl"
+    p.write_bytes(body + b"\n\n")
+    ref = audit_file(p, AuditConfig(), engine="python")
+    _same(audit_file_columnar(p, AuditConfig(), block_mb=1), ref)
+    assert ref.summary.verdicts == {"clean": 2, "noisy": 2, "corrupted": 0}
 
 
 _json_values = st.recursive(

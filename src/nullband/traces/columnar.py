@@ -191,7 +191,7 @@ class _Rules:
 
 
 def _block_facts(
-    data: bytes, first_idx: int, rules: _Rules, path: str
+    data: bytes, start: int, first_idx: int, rules: _Rules, path: str
 ) -> tuple[pl.DataFrame, dict[int, StepFacts]]:
     """The step facts of one block of lines (rows in input order)."""
     try:
@@ -209,7 +209,8 @@ def _block_facts(
         if bad.any():
             i = int(bad.arg_true()[0])
             raise InputError(
-                f"line {i + 1} of the block at step {first_idx} is not a step with trace_id and step_id",
+                f"the line at byte {_offset((data, start), lines[i])} is not a step with "
+                "trace_id and step_id",
                 path=path,
                 hint="the fast engine reads generic JSONL; see `nullband traces schema`",
             )
@@ -217,7 +218,9 @@ def _block_facts(
     else:
         df, py = None, None
     py_rows = range(len(lines)) if py is None else py.arg_true().to_list()
-    facts = [_python_facts(lines[i], first_idx + i, rules.ctx, path) for i in py_rows]
+    facts = [
+        _python_facts(lines[i], first_idx + i, (data, start), rules.ctx, path) for i in py_rows
+    ]
     parts = []
     if facts:
         parts.append(
@@ -303,14 +306,32 @@ def _empty() -> pl.DataFrame:
     )
 
 
-def _python_facts(line: bytes, idx: int, ctx: AuditContext, path: str) -> StepFacts:
+def _offset(block: tuple[bytes, int], line: bytes) -> int:
+    """Byte offset in the file of the first whole line equal to ``line`` (for messages)."""
+    data, start = block
+    pos = 0
+    while (k := data.find(line, pos)) >= 0:
+        end = k + len(line)
+        if (k == 0 or data[k - 1] == 10) and (end == len(data) or data[end] in (10, 13)):
+            return start + k
+        pos = k + 1
+    return start
+
+
+def _python_facts(
+    line: bytes, idx: int, block: tuple[bytes, int], ctx: AuditContext, path: str
+) -> StepFacts:
+    """The reference per-step function on one line (``block``: its data and start, for errors)."""
     try:
         d = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"line is not valid JSON ({exc}) at step {idx}", path=path) from None
+        raise InputError(
+            f"the line at byte {_offset(block, line)} is not valid JSON ({exc})",
+            path=path,
+        ) from None
     if not isinstance(d, dict) or not d.get("trace_id") or not d.get("step_id"):
         raise InputError(
-            f"line at step {idx} is not a step with trace_id and step_id",
+            f"the line at byte {_offset(block, line)} is not a step with trace_id and step_id",
             path=path,
             hint="the fast engine reads generic JSONL; see `nullband traces schema`",
         )
@@ -418,7 +439,7 @@ def _run(
         with p.open("rb") as fh:
             fh.seek(start)
             data = fh.read(end - start)
-        return _block_facts(data, first, rules, str(p))
+        return _block_facts(data, start, first, rules, str(p))
 
     if threads <= 1 or len(jobs) == 1:
         yield from map(one, jobs)
