@@ -1,15 +1,19 @@
 """Capacity of the load client: the highest arrival rate it holds while VALID.
 
 Run: .venv/bin/python bench/load.py [--requests 400] [--tokens 16] [--rates 50,100,...]
+(each run has max(--requests, 3 s worth) requests)
 
 Against a zero-latency streaming test server (a child process), side by side in one
 run: nullband's client with one process, with ``--procs 2``, and a minimal aiohttp
 open-loop client (precomputed schedule, plain ``asyncio.sleep`` until each send, one
 task per request, line-by-line SSE parsing). All three are judged by the same validity
 checks (dispatch lag p99 <= 5 ms, <= 1 % sent > 1 ms late, achieved rate within 1 %,
-event-loop lag p99 <= 5 ms). For each client the rates are tried in increasing order; the
-figure is the highest rate before the first INVALID run (each rate gets two tries,
-because the machine is shared).
+event-loop lag p99 <= 5 ms). For each client the rates are tried in increasing order (an
+INVALID rate gets a second try, because the machine is shared) until the dispatch lag p99
+passes 50 ms; at each rate the three clients run one after another, so they see the same
+stretch of machine noise. Two figures per client: the highest rate with every earlier rate VALID, and
+the highest rate with dispatch and loop lag p99 within 5 ms at it and every lower rate (on a busy shared
+machine the "1 % later than 1 ms" rule fails first, from the neighbours' noise).
 """
 
 from __future__ import annotations
@@ -104,31 +108,43 @@ def main() -> None:
             "nullband --procs 2": lambda sch: _nullband(srv.base_url, sch, 2),
             "minimal aiohttp": lambda sch: asyncio.run(_minimal(url, sch, args.tokens)),
         }
-        best: dict[str, float] = {}
-        for name, fn in clients.items():
-            best[name] = 0.0
-            for rate in rates:
-                # a fixed count, so "at most 1 % late" means the same at every rate
-                spec = SyntheticTraffic(rate=rate, requests=args.requests,
-                                        output_tokens=args.tokens, prompt_tokens=32)  # fmt: skip
-                sch = synthetic_schedule(spec, seed=int(rate))
-                tries = [fn(sch) for _ in range(1)]
-                if not tries[0]["valid"]:
-                    tries.append(fn(sch))
-                res = tries[-1]
+        best = dict.fromkeys(clients, 0.0)
+        lag_ok = dict.fromkeys(clients, 0.0)
+        still_valid = dict.fromkeys(clients, True)
+        still_lag_ok = dict.fromkeys(clients, True)
+        live = set(clients)
+        # rates outer, clients inner: the three see the same stretch of machine noise
+        for rate in rates:
+            # at least --requests (so "at most 1 % late" has support) and 3 s
+            n = max(args.requests, int(rate * 3))
+            spec = SyntheticTraffic(rate=rate, requests=n, output_tokens=args.tokens,
+                                    prompt_tokens=32)  # fmt: skip
+            sch = synthetic_schedule(spec, seed=int(rate))
+            for name, fn in clients.items():
+                if name not in live:
+                    continue
+                res = fn(sch)
+                if not res["valid"]:
+                    res = fn(sch)  # one retry: the machine is shared
                 print(f"{name:<20} rate {rate:>6g}/s  {'VALID' if res['valid'] else 'INVALID':<8}"
                       f" dispatch lag p99 {res['lag_p99']:8.2f} ms  loop lag p99 "
                       f"{res['loop_p99']:7.2f} ms  ok {res['ok']}"
                       + (f"  cpu {res['cpu']:.0%}" if "cpu" in res else ""), flush=True)  # fmt: skip
-                if not res["valid"]:
-                    if res.get("reasons"):
-                        print(f"{'':<20} why: {'; '.join(res['reasons'])}")
-                    break
-                best[name] = rate
+                if not res["valid"] and res.get("reasons"):
+                    print(f"{'':<20} why: {'; '.join(res['reasons'])}")
+                still_valid[name] &= bool(res["valid"])
+                if still_valid[name]:
+                    best[name] = rate
+                still_lag_ok[name] &= res["lag_p99"] <= 5.0 and res["loop_p99"] <= 5.0
+                if still_lag_ok[name]:
+                    lag_ok[name] = rate
+                if res["lag_p99"] > 50.0:
+                    live.discard(name)
         print(f"\nhighest valid arrival rate ({args.tokens}-token streams, zero-latency server, "
-              f"{args.requests} requests per run):")  # fmt: skip
+              f"runs of max({args.requests} requests, 3 s)):")  # fmt: skip
         for name, r in best.items():
-            print(f"  {name:<20} {r:g} req/s")
+            print(f"  {name:<20} {r:g} req/s VALID; {lag_ok[name]:g} req/s with dispatch and "
+                  "loop lag p99 <= 5 ms")  # fmt: skip
         print(f"load average {os.getloadavg()[0]:.2f} at the end (shared machine)")
 
 
