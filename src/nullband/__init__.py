@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         check_judges_for_gate,
         run_audit,
     )
+    from nullband.load import LoadConfig, analyze_prompts, compare_arms, run_load
     from nullband.run.runner import run_eval
     from nullband.run.summary import RunSummary
     from nullband.run.trajectory import TrajectoryResult, play
@@ -88,6 +89,7 @@ _LAZY: dict[str, str] = {
     "GateConfig": "nullband.compare",
     "Interval": "nullband.stats",
     "JudgeAudit": "nullband.judges",
+    "LoadConfig": "nullband.load",
     "PairedSummary": "nullband.stats",
     "PanelConfig": "nullband.judges",
     "Reply": "nullband.testserver",
@@ -104,9 +106,11 @@ _LAZY: dict[str, str] = {
     "TrajectoryResult": "nullband.run.trajectory",
     "TrajectoryScorer": "nullband.score.trajectory",
     "TrustFloors": "nullband.judges",
+    "analyze_prompts": "nullband.load",
     "audit_file": "nullband.traces",
     "bootstrap_ci": "nullband.stats",
     "check_judges_for_gate": "nullband.judges",
+    "compare_arms": "nullband.load",
     "compare_rows": "nullband.compare",
     "drift_report": "nullband.store.drift",
     "evaluate_gate": "nullband.compare",
@@ -124,6 +128,7 @@ _LAZY: dict[str, str] = {
     "run_audit": "nullband.judges",
     "run_comparison": "nullband.compare",
     "run_eval": "nullband.run.runner",
+    "run_load": "nullband.load",
     "score_record": "nullband.score.registry",
     "shadow_files": "nullband.traces",
     "stratified_sample": "nullband.traces",
@@ -162,6 +167,7 @@ __all__ = [
     "InputError",
     "Interval",
     "JudgeAudit",
+    "LoadConfig",
     "ModelInfo",
     "NullbandError",
     "PairedSummary",
@@ -194,9 +200,11 @@ __all__ = [
     "TrustFloors",
     "Usage",
     "UsageError",
+    "analyze_prompts",
     "audit_file",
     "bootstrap_ci",
     "check_judges_for_gate",
+    "compare_arms",
     "compare_rows",
     "drift_report",
     "evaluate_gate",
@@ -217,6 +225,7 @@ __all__ = [
     "run_audit",
     "run_comparison",
     "run_eval",
+    "run_load",
     "score_record",
     "shadow_files",
     "stratified_sample",
