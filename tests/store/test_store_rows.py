@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 from store_factories import make_record, make_run
 
+from nullband.errors import StoreError
 from nullband.store import SqlStore
 from nullband.store._codec import record_row
 from nullband.store.schema import records, run_cases
@@ -72,3 +74,20 @@ def test_case_bodies_keep_metadata_and_use_given_hashes(store: SqlStore) -> None
         "c9": ("given-9", 1.0, True),
     }
     assert [c.id for c in store.iter_cases(run.run_id)] == ["c1", "c9"]
+
+
+def test_driver_errors_on_the_fast_path_become_store_errors(sqlite_store: SqlStore) -> None:
+    """A failing executemany is rolled back and reported as a StoreError (no SQL text)."""
+    run = make_run()
+    sqlite_store.create_run(run)
+    sqlite_store.write_records([make_record(run.run_id, "c1")])
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE records RENAME TO records_gone")
+    with pytest.raises(StoreError, match="cannot write records: OperationalError: no such table"):
+        sqlite_store.write_records([make_record(run.run_id, "c2")])
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE records_gone RENAME TO records")
+    # the failed batch left nothing behind, and the store still works
+    assert sqlite_store.completed_keys(run.run_id) == {("c1", "cand", 0)}
+    sqlite_store.write_records([make_record(run.run_id, "c2")])
+    assert len(sqlite_store.completed_keys(run.run_id)) == 2
