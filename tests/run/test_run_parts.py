@@ -301,6 +301,40 @@ async def test_store_failure_fails_the_run_with_the_store_error(tmp_path: Path) 
     assert "disk full" in (run.note or "")
 
 
+class _NoCreateStore(_FailingStore):
+    """The real store, except that creating a run fails."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__(real)
+        self.written = 0
+
+    def ensure_run(self, run: Any, **kw: Any) -> Any:
+        from nullband.errors import StoreError
+
+        raise StoreError("cannot create the run (simulated)")
+
+    def write_records(self, records: Any) -> None:
+        self.written += len(records)
+        self.real.write_records(records)
+
+
+async def test_new_run_whose_creation_fails_writes_no_record(tmp_path: Path) -> None:
+    """A new run's calls start while the run is created; if creating it fails the run
+    fails with that error, calls stop, and no record is written for the missing run."""
+    from nullband.errors import StoreError
+
+    async with TestServer({"latency": {"ttft_s": 0.005}}) as srv:
+        path = write_eval(tmp_path, srv.base_url, 300, store="x", target={"concurrency": 4})
+        with open_store(tmp_path / "r.db") as real:
+            store = _NoCreateStore(real)
+            with pytest.raises(StoreError, match="cannot create the run"):
+                await _run(path, store)
+            assert real.list_runs() == []
+        calls = srv.stats.snapshot()["total_requests"]
+    assert store.written == 0
+    assert calls < 300  # stopped early, not the whole suite
+
+
 async def test_sharded_run_with_error_records_ends_completed(tmp_path: Path) -> None:
     """The last shard to finish marks the run completed (with a note) even when some keys
     ended as error records, as an unsharded run does; it never stays 'running'."""

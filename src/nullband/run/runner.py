@@ -265,23 +265,37 @@ async def run_eval(
     loop = asyncio.get_running_loop()
     metrics: RunMetrics | None = None
     try:
-        info, resumed, bodies_stored = await loop.run_in_executor(
-            executor, open_run, store, plan, run_id or new_run_id(), run_id is not None
-        )
-        rid = info.run_id
-        # The SQL store writes the case bodies with the new run (one row per case, one
-        # transaction). Otherwise they go in on the store thread while the first calls
-        # are made. A resumed run writes them again (an idempotent upsert) in case the
-        # process that created it was killed before they were all in (a store without
-        # the one-transaction path); joining shards leave that to the creator.
-        cases_written = (
-            loop.run_in_executor(executor, store_cases, store, plan, rid)
-            if not bodies_stored and (not resumed or shard_obj is None)
-            else None
-        )
-        completed, (spent_usd, spent_tokens) = await loop.run_in_executor(
-            executor, lambda: (store.completed_keys(rid), store.spend(rid))
-        )
+        opening: asyncio.Future[Any] | None = None
+        cases_written: asyncio.Future[None] | None = None
+        if run_id is None:
+            # A new run: nothing to resume, so calls start at once while the store thread
+            # creates the run and its case rows (one job, queued before any record
+            # write on that one thread). The writer waits for it before its first batch,
+            # so no record is written for a run that failed to be created.
+            rid = new_run_id()
+            resumed = False
+            opening = loop.run_in_executor(executor, _create_run, store, plan, rid)
+            completed: set[tuple[str, str, int]] = set()
+            spent_usd, spent_tokens = 0.0, 0
+        else:
+            _info, resumed, bodies_stored = await loop.run_in_executor(
+                executor, open_run, store, plan, run_id, True
+            )
+            rid = run_id
+            # The SQL store wrote the case bodies with the run if this process created
+            # it. Otherwise they go in on the store thread while the first calls are
+            # made. A resumed run writes them again (an idempotent upsert) in case the
+            # process that created it was killed before they were all in (a store
+            # without the one-transaction path); joining shards leave that to the
+            # creator.
+            cases_written = (
+                loop.run_in_executor(executor, store_cases, store, plan, rid)
+                if not bodies_stored and (not resumed or shard_obj is None)
+                else None
+            )
+            completed, (spent_usd, spent_tokens) = await loop.run_in_executor(
+                executor, lambda: (store.completed_keys(rid), store.spend(rid))
+            )
         pending: dict[str, list[tuple[int, int]]] = {t.name: [] for t in config.targets}
         total = skipped = 0
         for i, tname, epoch in plan.keys(shard_obj):
@@ -308,9 +322,11 @@ async def run_eval(
         try:
             try:
                 with _relaxed_gc():
-                    await _execute(state, pending, total, progress, shard_obj)
+                    await _execute(state, pending, total, progress, shard_obj, opening)
             finally:
                 await _close_scorers(scorers)
+            if opening is not None:
+                await opening  # done before the first write; raises if it failed
             if cases_written is not None:
                 await cases_written
         except BaseException as exc:
@@ -355,12 +371,13 @@ async def _execute(
     total: int,
     progress: bool,
     shard: Shard | None,
+    opening: asyncio.Future[Any] | None = None,
 ) -> None:
     from nullband.run.writer import RecordWriter
 
     loop = asyncio.get_running_loop()
     cfg = state.plan.config
-    writer = RecordWriter(state.store, state.executor, state.on_commit)
+    writer = RecordWriter(state.store, state.executor, state.on_commit, ready=opening)
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -402,6 +419,13 @@ async def _execute(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _create_run(store: Store, plan: Plan, run_id: str) -> None:
+    """Create a new run and store its case bodies (runs on the store thread)."""
+    _info, _resumed, bodies_stored = open_run(store, plan, run_id, False)
+    if not bodies_stored:
+        store_cases(store, plan, run_id)
 
 
 def _bind_budget(scorers: Sequence[AnyScorer], share: BudgetShare) -> None:

@@ -10,8 +10,9 @@ fills up, so batches grow with load and the per-record commit cost falls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from nullband.records import Record
 from nullband.store.base import Store
@@ -26,6 +27,8 @@ class RecordWriter:
         on_commit: called on the event loop with each batch once it is durable.
         max_batch: largest batch per transaction.
         queue_size: records waiting at most; ``put`` waits beyond it.
+        ready: awaited before the first write (the run's creation, when calls start
+            while it is still being stored); its failure stops the writer.
 
     Records wait in a plain list, not an ``asyncio.Queue``: ``put`` is an append and, when
     the writer sleeps, one event set (a queue costs a few microseconds per record in
@@ -40,12 +43,14 @@ class RecordWriter:
         *,
         max_batch: int = 2048,
         queue_size: int = 8192,
+        ready: Awaitable[Any] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.on_commit = on_commit
         self.max_batch = max_batch
         self.queue_size = queue_size
+        self._ready = ready
         self._items: list[Record] = []
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
@@ -83,6 +88,8 @@ class RecordWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         items = self._items
+        if self._ready is not None:
+            await self._ready
         while True:
             await self._wake.wait()
             self._wake.clear()
