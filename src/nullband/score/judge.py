@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -37,8 +37,6 @@ from nullband.errors import ScorerError
 from nullband.judges.cache import JudgeCache
 from nullband.judges.call import Judge, JudgeUsage
 from nullband.judges.engine import (
-    GradeCall,
-    PairCall,
     PairTask,
     RubricTask,
     grade_once,
@@ -65,6 +63,8 @@ from nullband.score.base import ScoreResult
 from nullband.score.registry import register_builtin
 from nullband.suite.case import Case
 from nullband.targets.budget import Budget, BudgetExceeded
+
+T = TypeVar("T")
 
 
 class _JudgeOptions(PanelConfig):
@@ -239,6 +239,39 @@ class _JudgeScorer:
         self._cache = None
         self._ledger = None
 
+    async def _ask_panel(
+        self,
+        ask: Callable[..., Awaitable[T]],
+        task: Any,
+        case: Case,
+        record: Record,
+        concurrency: int,
+    ) -> tuple[list[Judge], dict[str, list[T]]]:
+        """Ask every judge ``repeats`` times; the calls grouped by judge, in order.
+
+        Raises:
+            BudgetExceeded: the budget refused a judge call.
+        """
+        repeats = self.options.repeats
+        async with self._session() as judges:
+            calls = await run_bounded(
+                [
+                    partial(
+                        ask,
+                        j,
+                        task,
+                        sample=k,
+                        case_key=_key(case, record, j, k),
+                        run_id=record.run_id,
+                    )
+                    for j in judges
+                    for k in range(repeats)
+                ],
+                concurrency,
+            )
+        it = iter(calls)
+        return judges, {j.name: [next(it) for _ in range(repeats)] for j in judges}
+
     def _finish(self, outcome: PanelOutcome, values: dict[str, float | None]) -> ScoreResult:
         self.report.records += 1
         if outcome.status == "scored":
@@ -288,32 +321,13 @@ class RubricJudgeScorer(_JudgeScorer):
             system=o.system if o.system is not None else RUBRIC_SYSTEM,
         )
         try:
-            async with self._session() as judges:
-                calls = await run_bounded(
-                    [
-                        partial(
-                            grade_once,
-                            j,
-                            task,
-                            sample=k,
-                            case_key=_key(case, record, j, k),
-                            run_id=record.run_id,
-                        )
-                        for j in judges
-                        for k in range(o.repeats)
-                    ],
-                    o.concurrency,
-                )
+            judges, by_judge = await self._ask_panel(grade_once, task, case, record, o.concurrency)
         except BudgetExceeded as exc:
             return self._finish(PanelOutcome(None, "unscored", f"judge not asked: {exc}"), {})
-        grades: dict[str, list[float | None]] = {j.name: [] for j in judges}
-        reasons: list[str | None] = []
-        it = iter(calls)
-        for j in judges:
-            for _ in range(o.repeats):
-                call: GradeCall = next(it)
-                grades[j.name].append(call.grade)
-                reasons.append(call.reason)
+        grades: dict[str, list[float | None]] = {
+            j.name: [c.grade for c in by_judge[j.name]] for j in judges
+        }
+        reasons: list[str | None] = [c.reason for j in judges for c in by_judge[j.name]]
         outcome = reduce_grades(
             grades, min_agree=o.agree_needed, drop_if_split=o.drop_if_split, reasons=reasons
         )
@@ -363,32 +377,16 @@ class PairwiseJudgeScorer(_JudgeScorer):
             system=o.system if o.system is not None else PAIRWISE_SYSTEM,
         )
         try:
-            async with self._session() as judges:
-                calls = await run_bounded(
-                    [
-                        partial(
-                            judge_pair,
-                            j,
-                            task,
-                            sample=k,
-                            case_key=_key(case, record, j, k),
-                            run_id=record.run_id,
-                        )
-                        for j in judges
-                        for k in range(o.repeats)
-                    ],
-                    max(1, o.concurrency // 2),
-                )
+            # each pair is judged in both orders: two calls, so half the concurrency
+            judges, by_judge = await self._ask_panel(
+                judge_pair, task, case, record, max(1, o.concurrency // 2)
+            )
         except BudgetExceeded as exc:
             return self._finish(PanelOutcome(None, "unscored", f"judge not asked: {exc}"), {})
-        pairs: dict[str, list[Any]] = {j.name: [] for j in judges}
-        reasons: list[str | None] = []
-        it = iter(calls)
-        for j in judges:
-            for _ in range(o.repeats):
-                call: PairCall = next(it)
-                pairs[j.name].append(call.judgment)
-                reasons.append(call.reason)
+        pairs: dict[str, list[Any]] = {
+            j.name: [c.judgment for c in by_judge[j.name]] for j in judges
+        }
+        reasons: list[str | None] = [c.reason for j in judges for c in by_judge[j.name]]
         outcome = reduce_pairs(
             pairs, min_agree=o.agree_needed, drop_if_split=o.drop_if_split, reasons=reasons
         )
