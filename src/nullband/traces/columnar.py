@@ -20,7 +20,6 @@ multi-process one (bench/traces.md), so ``--engine fast`` does not use it.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,7 @@ from nullband.traces.audit import (
 )
 from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow
 from nullband.traces.columnar_schema import accept_expr
+from nullband.traces.fastaudit import _cuts
 from nullband.traces.fastreduce import _medians
 
 _S = pl.String
@@ -384,24 +384,6 @@ def reduce_frame(frame: pl.DataFrame, py: dict[int, StepFacts], config: AuditCon
     return AuditReport(rows, summarize(rows, medians, config, "fast"))
 
 
-def _blocks(path: Path, block_mb: int) -> list[tuple[int, int, int]]:
-    """Byte ranges ending at line ends; the third item orders steps across blocks."""
-    size = path.stat().st_size
-    n = max(1, size // (block_mb << 20) + 1)
-    bounds = [0]
-    with path.open("rb") as fh:
-        for i in range(1, n):
-            fh.seek(max(bounds[-1], size * i // n))
-            fh.readline()
-            pos = fh.tell()
-            if pos >= size:
-                break
-            if pos > bounds[-1]:
-                bounds.append(pos)
-    bounds.append(size)
-    return [(a, b, i << 40) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
-
-
 def audit_file_columnar(
     path: str | Path,
     config: AuditConfig | None = None,
@@ -422,7 +404,7 @@ def audit_file_columnar(
         raise InputError("the fast engine reads plain JSONL", path=p, hint="use --engine python")
     cfg = config or AuditConfig()
     rules = _Rules(cfg)
-    jobs = _blocks(p, block_mb)
+    jobs = _cuts(p, max(1, p.stat().st_size // (block_mb << 20) + 1))
     frames: list[pl.DataFrame] = []
     py: dict[int, StepFacts] = {}
     for frame, facts in _run(jobs, p, rules, threads or os.cpu_count() or 1):
