@@ -40,8 +40,19 @@ def _wait_for_records(store_url: str, run_id: str, at_least: int, proc: Any) -> 
     pytest.fail("the run made no progress")
 
 
+STORE_MODES = pytest.mark.parametrize(
+    "store_env",
+    [{"NULLBAND_STORE_PROCESS": "0"}, {"NULLBAND_STORE_PROCESS": "1"}],
+    ids=["store-thread", "store-process"],
+)
+"""The run's store on the runner's own thread, or served by a child process."""
+
+
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_url: str) -> None:
+@STORE_MODES
+def test_sigkill_then_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, store_url: str, store_env: dict[str, str]
+) -> None:
     n = 2000
     rng = random.Random(20261204)
     faults = {
@@ -59,7 +70,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_u
     with TestServer(server_cfg) as srv:
         cfg = write_eval(tmp_path / "a", srv.base_url, n, store=store_url, target=target)
         run_id = "kill-" + new_run_id()  # unique: the PostgreSQL database is shared
-        proc = popen_nullband("run", str(cfg), "--run-id", run_id, "--no-progress")
+        proc = popen_nullband("run", str(cfg), "--run-id", run_id, "--no-progress", env=store_env)
         _wait_for_records(store_url, run_id, 100, proc)
         time.sleep(rng.uniform(0.0, 0.5))  # a random moment after the first commits
         proc.send_signal(signal.SIGKILL)
@@ -68,7 +79,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_u
             done_before = store.completed_keys(run_id)
         calls_before = {k: srv.stats.requests(f"{k[0]}/{k[1]}/{k[2]}") for k in done_before}
         assert 0 < len(done_before) < n, "the kill must land mid-run"
-        resumed = nullband("run", str(cfg), "--run-id", run_id, "--no-progress")
+        resumed = nullband("run", str(cfg), "--run-id", run_id, "--no-progress", env=store_env)
         assert resumed.returncode == 0, resumed.stderr
         # no completed case was called again
         for k, c in calls_before.items():
@@ -85,11 +96,12 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_u
 
 
 @pytest.mark.slow
-def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+@STORE_MODES
+def test_sigint_stops_cleanly_and_resumes(tmp_path: Path, store_env: dict[str, str]) -> None:
     store_url = str(tmp_path / "runs.db")
     with TestServer({"latency": {"ttft_s": 0.03}}) as srv:
         cfg = write_eval(tmp_path, srv.base_url, 600, store=store_url, target={"concurrency": 8})
-        proc = popen_nullband("run", str(cfg), "--run-id", "ctrlc", "--no-progress")
+        proc = popen_nullband("run", str(cfg), "--run-id", "ctrlc", "--no-progress", env=store_env)
         _wait_for_records(store_url, "ctrlc", 40, proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
@@ -102,7 +114,9 @@ def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
             assert run.status == "interrupted"
             done = len(store.completed_keys("ctrlc"))
         assert 40 <= done < 600
-        again = nullband("run", str(cfg), "--run-id", "ctrlc", "--no-progress", "--json")
+        again = nullband(
+            "run", str(cfg), "--run-id", "ctrlc", "--no-progress", "--json", env=store_env
+        )
         assert again.returncode == 0, again.stderr
         assert '"status": "completed"' in again.stdout
         assert f'"skipped": {done}' in again.stdout
@@ -110,8 +124,9 @@ def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@STORE_MODES
 def test_four_shards_into_one_run_lose_and_duplicate_nothing(
-    tmp_path: Path, store_url: str
+    tmp_path: Path, store_url: str, store_env: dict[str, str]
 ) -> None:
     n = 800
     with TestServer({"latency": {"ttft_s": 0.002}}) as srv:
@@ -127,6 +142,7 @@ def test_four_shards_into_one_run_lose_and_duplicate_nothing(
                 f"{i}/4",
                 "--no-progress",
                 "--json",
+                env=store_env,
             )
             for i in range(1, 5)
         ]

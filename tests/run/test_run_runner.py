@@ -34,14 +34,23 @@ async def _run(config_path: Path, store: Any, **kw: Any) -> Any:
     return await run_eval(cfg, config_path=config_path, store=store, progress=False, **kw)
 
 
+@pytest.mark.parametrize("store_mode", ["given", "process"])
 async def test_fault_run_every_case_stored_once_with_the_served_model(
-    tmp_path: Path, store_url: str
+    tmp_path: Path, store_url: str, store_mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``given``: the caller's store, written on the runner's thread; ``process``: the
+    runner opens the store itself and serves it from a child process."""
     n = 2000
     async with TestServer({"faults": FAULTS, "served_model": "m-2026-01-01"}) as srv:
         path = write_eval(tmp_path, srv.base_url, n, store=store_url, target={"timeout_s": 2.0})
+        if store_mode == "process":
+            monkeypatch.setenv("NULLBAND_STORE_PROCESS", "1")
+            summary = await _run(path, None)
         with open_store(store_url) as store:
-            summary = await _run(path, store)
+            if store_mode == "process":
+                assert summary.store == store.url  # the child opened the same store
+            else:
+                summary = await _run(path, store)
             rows = result_rows(store, summary.run_id)
         stats = srv.stats.snapshot()
     assert summary.status == "completed"

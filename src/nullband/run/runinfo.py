@@ -1,13 +1,23 @@
-"""Creating, joining and resuming a run in the store."""
+"""Creating, joining and resuming a run in the store.
+
+With a :class:`~nullband.store.process.ProcessStore` (large runs), the same functions run
+in the store's child process: it loads the suites itself from the config (checking that
+it gets the same cases, by the run's identity hash) and writes the run and its case rows
+there, so the caller never builds those rows.
+"""
 
 from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from nullband.config.models import EvalConfig
 from nullband.errors import StoreError, UsageError
-from nullband.run.plan import Plan
+from nullband.run.plan import Plan, load_plan
 from nullband.store.base import RunInfo, Store
+from nullband.store.process import ProcessStore
 
 _CASE_SLICE = 2000
 
@@ -94,3 +104,79 @@ def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInf
     # The caller needs the id and whether it resumed; drop the (large) case table.
     existing.cases = {}
     return existing, not created, bodies
+
+
+def create_run(store: Store | ProcessStore, plan: Plan, run_id: str) -> None:
+    """Create a new run and store its case bodies (on the store thread or in the store
+    process)."""
+    if isinstance(store, ProcessStore):
+        store.run_function(f"{__name__}:create_in_child", *_remote(plan), run_id)
+        return
+    _info, _resumed, bodies_stored = open_run(store, plan, run_id, False)
+    if not bodies_stored:
+        store_cases(store, plan, run_id)
+
+
+def open_run_any(
+    store: Store | ProcessStore, plan: Plan, run_id: str, given: bool
+) -> tuple[RunInfo, bool, bool]:
+    """:func:`open_run` on the store thread or in the store process."""
+    if isinstance(store, ProcessStore):
+        out: tuple[RunInfo, bool, bool] = store.run_function(
+            f"{__name__}:open_in_child", *_remote(plan), run_id, given
+        )
+        return out
+    return open_run(store, plan, run_id, given)
+
+
+def store_cases_any(store: Store | ProcessStore, plan: Plan, run_id: str) -> None:
+    """:func:`store_cases` on the store thread or in the store process."""
+    if isinstance(store, ProcessStore):
+        store.run_function(f"{__name__}:store_cases_in_child", *_remote(plan), run_id)
+    else:
+        store_cases(store, plan, run_id)
+
+
+def _remote(plan: Plan) -> tuple[str, str, str]:
+    return plan.config.model_dump_json(), str(plan.config_path), plan.identity_hash()
+
+
+_CHILD_PLAN: dict[tuple[str, str], Plan] = {}
+
+
+def _child_plan(config_json: str, config_path: str, identity: str) -> Plan:
+    """The plan in the store process: loaded once per config, checked against the caller's."""
+    key = (config_json, config_path)
+    plan = _CHILD_PLAN.get(key)
+    if plan is None:
+        plan = load_plan(EvalConfig.model_validate_json(config_json), Path(config_path))
+        if plan.identity_hash() != identity:
+            raise UsageError(
+                "the suite files changed while the run was starting: the store process "
+                "read other cases than the runner",
+                hint="run again once the suite files stop changing",
+            )
+        _CHILD_PLAN.clear()
+        _CHILD_PLAN[key] = plan
+    return plan
+
+
+def create_in_child(
+    store: Any, config_json: str, config_path: str, identity: str, rid: str
+) -> None:
+    """:func:`create_run`, run by the store process with its own store."""
+    create_run(store, _child_plan(config_json, config_path, identity), rid)
+
+
+def open_in_child(
+    store: Any, config_json: str, config_path: str, identity: str, rid: str, given: bool
+) -> tuple[RunInfo, bool, bool]:
+    """:func:`open_run`, run by the store process with its own store."""
+    return open_run(store, _child_plan(config_json, config_path, identity), rid, given)
+
+
+def store_cases_in_child(
+    store: Any, config_json: str, config_path: str, identity: str, rid: str
+) -> None:
+    """:func:`store_cases`, run by the store process with its own store."""
+    store_cases(store, _child_plan(config_json, config_path, identity), rid)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import sys
 import time
@@ -36,11 +37,12 @@ from nullband.run.calls import call_case, record_from_outcome
 from nullband.run.metrics import RunMetrics
 from nullband.run.plan import Plan, Shard, load_plan
 from nullband.run.progress import RunProgress
-from nullband.run.runinfo import open_run, store_cases
+from nullband.run.runinfo import create_run, open_run_any, store_cases_any
 from nullband.run.summary import RunSummary
 from nullband.score.base import AnyScorer
 from nullband.score.registry import ScorerSet, load_scorers
 from nullband.store.base import RunStatus, Store
+from nullband.store.process import ProcessStore
 from nullband.targets.budget import Budget, BudgetExceeded, BudgetShare
 from nullband.targets.client import TargetClient
 from nullband.targets.config import TargetConfig
@@ -83,7 +85,7 @@ class _Run:
     def __init__(
         self,
         plan: Plan,
-        store: Store,
+        store: Store | ProcessStore,
         executor: ThreadPoolExecutor,
         run_id: str,
         budget: Budget,
@@ -218,7 +220,7 @@ async def run_eval(
     config_path: str | Path,
     run_id: str | None = None,
     shard: Shard | str | None = None,
-    store: Store | None = None,
+    store: Store | ProcessStore | None = None,
     progress: bool = True,
     metrics_port: int | None = None,
 ) -> RunSummary:
@@ -258,9 +260,7 @@ async def run_eval(
 
     own_store = store is None
     if store is None:
-        from nullband.store import open_store
-
-        store = open_store(config.store)
+        store = _open_store(config, len(plan.cases), shard_obj)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nullband-store")
     loop = asyncio.get_running_loop()
     metrics: RunMetrics | None = None
@@ -274,12 +274,12 @@ async def run_eval(
             # so no record is written for a run that failed to be created.
             rid = new_run_id()
             resumed = False
-            opening = loop.run_in_executor(executor, _create_run, store, plan, rid)
+            opening = loop.run_in_executor(executor, create_run, store, plan, rid)
             completed: set[tuple[str, str, int]] = set()
             spent_usd, spent_tokens = 0.0, 0
         else:
             _info, resumed, bodies_stored = await loop.run_in_executor(
-                executor, open_run, store, plan, run_id, True
+                executor, open_run_any, store, plan, run_id, True
             )
             rid = run_id
             # The SQL store wrote the case bodies with the run if this process created
@@ -289,7 +289,7 @@ async def run_eval(
             # without the one-transaction path); joining shards leave that to the
             # creator.
             cases_written = (
-                loop.run_in_executor(executor, store_cases, store, plan, rid)
+                loop.run_in_executor(executor, store_cases_any, store, plan, rid)
                 if not bodies_stored and (not resumed or shard_obj is None)
                 else None
             )
@@ -421,11 +421,29 @@ async def _execute(
             loop.remove_signal_handler(sig)
 
 
-def _create_run(store: Store, plan: Plan, run_id: str) -> None:
-    """Create a new run and store its case bodies (runs on the store thread)."""
-    _info, _resumed, bodies_stored = open_run(store, plan, run_id, False)
-    if not bodies_stored:
-        store_cases(store, plan, run_id)
+PROCESS_STORE_MIN_CALLS = 2000
+"""Runs with at least this many calls write through a store process (see _open_store)."""
+
+
+def _open_store(config: EvalConfig, n_cases: int, shard: Shard | None) -> Store | ProcessStore:
+    """The run's store: in a child process for large runs on a machine with 2+ CPUs.
+
+    Writing records costs the runner's interpreter about as much CPU as its calls do
+    (bench/runner.md); a :class:`ProcessStore` moves that onto another core. Below
+    :data:`PROCESS_STORE_MIN_CALLS` the child's start-up (about half a second) is not
+    worth it. ``NULLBAND_STORE_PROCESS=1`` or ``0`` forces the choice.
+    """
+    from nullband.store import open_store
+
+    calls = n_cases * len(config.targets) * config.epochs // (shard.count if shard else 1)
+    mode = os.environ.get("NULLBAND_STORE_PROCESS", "auto").strip().lower()
+    if mode in ("1", "true", "yes") or (
+        mode not in ("0", "false", "no")
+        and calls >= PROCESS_STORE_MIN_CALLS
+        and (os.cpu_count() or 1) >= 2
+    ):
+        return ProcessStore(config.store)
+    return open_store(config.store)
 
 
 def _bind_budget(scorers: Sequence[AnyScorer], share: BudgetShare) -> None:
@@ -465,7 +483,7 @@ def _unwrap(group: BaseExceptionGroup[Any]) -> BaseException:
 async def _mark_failed(
     loop: asyncio.AbstractEventLoop,
     executor: ThreadPoolExecutor,
-    store: Store,
+    store: Store | ProcessStore,
     run_id: str,
     exc: BaseException,
 ) -> None:
@@ -478,7 +496,7 @@ async def _mark_failed(
 
 
 def _final_status(
-    state: _Run, store: Store, total: int, shard: Shard | None
+    state: _Run, store: Store | ProcessStore, total: int, shard: Shard | None
 ) -> tuple[RunStatus, str | None]:
     """Decide and store the run's status (runs on the store thread)."""
     left = total - state.skipped - state.ok - state.errors
@@ -522,7 +540,7 @@ def _final_status(
     return (current.status if current is not None else "running"), note
 
 
-def _stored_counts(store: Store, run_id: str) -> tuple[int, int]:
+def _stored_counts(store: Store | ProcessStore, run_id: str) -> tuple[int, int]:
     """(records stored, records with status ok) of a run."""
     totals = getattr(store, "run_totals", None)
     if totals is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from nullband.records import Record
 from nullband.store.base import Store
+from nullband.store.process import ProcessStore
 
 
 class RecordWriter:
@@ -37,7 +38,7 @@ class RecordWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | ProcessStore,
         executor: ThreadPoolExecutor,
         on_commit: Callable[[Sequence[Record]], None],
         *,

@@ -173,6 +173,14 @@ def record_tuple(
     )
 
 
+def record_rows(recs: Sequence[Record], dialect: str) -> list[tuple[Any, ...]]:
+    """Row tuples of a batch: one per key (a later record wins), sorted by key, so that
+    concurrent writers lock rows in the same order (no deadlocks)."""
+    dedup = {(r.run_id, r.case_id, r.target, r.epoch): r for r in recs}
+    t, b = time_binder(dialect), bool_binder(dialect)
+    return [record_tuple(dedup[k], t, b) for k in sorted(dedup)]
+
+
 def case_tuple(
     run_id: str,
     case_id: str,

@@ -294,11 +294,11 @@ class SqlStore:
         """
         if not recs:
             return
-        dedup = {(r.run_id, r.case_id, r.target, r.epoch): r for r in recs}
-        # Sorted keys: concurrent writers lock rows in the same order (no deadlocks).
-        t, b = self._time, self._bool
-        rows = [_rows.record_tuple(dedup[k], t, b) for k in sorted(dedup)]
-        with self._tx("write records", write=True, run_id=recs[0].run_id) as conn:
+        self.write_record_rows(_rows.record_rows(recs, self.dialect), recs[0].run_id)
+
+    def write_record_rows(self, rows: Sequence[tuple[Any, ...]], run_id: str) -> None:
+        """Write rows built by :func:`nullband.store._rows.record_rows` (one transaction)."""
+        with self._tx("write records", write=True, run_id=run_id) as conn:
             _executemany(conn, self._records_sql, rows)
 
     def completed_keys(self, run_id: str) -> set[RecordKey]:
