@@ -8,7 +8,10 @@ Figures:
 - peak memory (ru_maxrss of the runner process) of a 100,000-case run.
 
 Usage: .venv/bin/python bench/runner.py [--requests 10000] [--concurrency 128]
-       [--rounds 3] [--memory-cases 100000] [--profile]
+       [--rounds 3] [--memory-cases 100000] [--modes both|thread|process|auto] [--profile]
+
+CPU per request of the runner includes its store process (reaped at the end of the
+run, so ``RUSAGE_CHILDREN`` holds it); the server's CPU is never counted.
 """
 
 from __future__ import annotations
@@ -94,20 +97,29 @@ def _remove_store(folder: Path) -> None:
 
 
 async def runner(
-    folder: Path, base_url: str, conc: int, n: int, *, profile: bool = False
+    folder: Path, base_url: str, conc: int, n: int, *, profile: bool = False, mode: str = "auto"
 ) -> tuple[float, float]:
+    """One run; returns (wall s, CPU s of this process plus the store process if any).
+
+    ``mode``: ``thread`` (the store on the runner's thread), ``process`` (a store
+    process), or ``auto`` (what ``nullband run`` picks).
+    """
     cfg = eval_config(folder, base_url, conc)
     db = folder / "runs.db"
     _remove_store(folder)
+    env = {"thread": "0", "process": "1", "auto": "auto"}[mode]
+    os.environ["NULLBAND_STORE_PROCESS"] = env
     prof = None
     if profile:
         import cProfile
 
         prof = cProfile.Profile()
         prof.enable()
-    c0, t0 = time.process_time(), time.perf_counter()
+    c0, t0, k0 = time.process_time(), time.perf_counter(), _children_cpu()
     summary = await run_eval(cfg, config_path=folder / "config.yaml", progress=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    wall = time.perf_counter() - t0
+    # the store process (if any) has exited and been reaped by now: its CPU is counted
+    cpu = time.process_time() - c0 + _children_cpu() - k0
     if prof is not None:
         import pstats
 
@@ -117,6 +129,11 @@ async def runner(
     with open_store(db) as store:
         assert len(store.completed_keys(summary.run_id)) == n  # all durably stored
     return wall, cpu
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def memory_child(folder: str, base_url: str, conc: int) -> None:
@@ -136,6 +153,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--memory-cases", type=int, default=100_000)
     ap.add_argument("--profile", action="store_true", help="cProfile one runner round")
+    ap.add_argument(
+        "--modes",
+        choices=["both", "thread", "process", "auto"],
+        default="both",
+        help="store modes to run: the runner's thread, a store process, or both",
+    )
     ap.add_argument("--memory-child", nargs=2, metavar=("FOLDER", "BASE_URL"))
     args = ap.parse_args()
     if args.memory_child:
@@ -148,28 +171,33 @@ def main() -> int:
         print(f"server: separate process, zero latency, {srv.base_url}")
         print(f"{n} requests at concurrency {conc}; {os.cpu_count()} CPUs (shared machine)")
         asyncio.run(floor(srv.base_url, 500, conc))  # warm up both sides
-        results: dict[str, list[tuple[float, float]]] = {"floor": [], "runner": []}
+        modes = ["thread", "process"] if args.modes == "both" else [args.modes]
+        results: dict[str, list[tuple[float, float]]] = {"floor": []}
         for r in range(args.rounds):
             results["floor"].append(asyncio.run(floor(srv.base_url, n, conc)))
-            results["runner"].append(
-                asyncio.run(runner(folder, srv.base_url, conc, n, profile=args.profile and r == 0))
-            )
-            f, u = results["floor"][-1], results["runner"][-1]
-            print(
-                f"round {r + 1}: floor {n / f[0]:,.0f} req/s ({f[1] / n * 1e3:.3f} ms CPU/req); "
-                f"runner {n / u[0]:,.0f} req/s ({u[1] / n * 1e3:.3f} ms CPU/req); "
-                f"runner/floor {f[0] / u[0]:.0%}"
-            )
+            f = results["floor"][-1]
+            line = f"round {r + 1}: floor {n / f[0]:,.0f} req/s ({f[1] / n * 1e3:.3f} ms CPU/req)"
+            for m in modes:
+                prof = args.profile and r == 0
+                u = asyncio.run(runner(folder, srv.base_url, conc, n, profile=prof, mode=m))
+                results.setdefault(m, []).append(u)
+                line += (
+                    f"; runner[{m}] {n / u[0]:,.0f} req/s ({u[1] / n * 1e3:.3f} ms CPU/req) "
+                    f"= {f[0] / u[0]:.0%} of floor"
+                )
+            print(line, flush=True)
         if args.rounds:
-            med = {k: statistics.median(n / w for w, _ in v) for k, v in results.items()}
-            cpu = {k: statistics.median(c / n * 1e3 for _, c in v) for k, v in results.items()}
-            ratios = [f[0] / u[0] for f, u in zip(results["floor"], results["runner"], strict=True)]
-            ratio, worst = statistics.median(ratios), min(ratios)
-            print(
-                f"median: floor {med['floor']:,.0f} req/s, {cpu['floor']:.3f} ms CPU/req; "
-                f"runner {med['runner']:,.0f} req/s, {cpu['runner']:.3f} ms CPU/req; "
-                f"runner/floor per round: median {ratio:.0%}, worst {worst:.0%}"
-            )
+            for k, v in results.items():
+                rate = statistics.median(n / w for w, _ in v)
+                cpu = statistics.median(c / n * 1e3 for _, c in v)
+                line = f"median {k}: {rate:,.0f} req/s, {cpu:.3f} ms CPU/req"
+                if k != "floor":
+                    ratios = [f[0] / u[0] for f, u in zip(results["floor"], v, strict=True)]
+                    line += (
+                        f"; runner/floor per round: median {statistics.median(ratios):.0%}, "
+                        f"worst {min(ratios):.0%}, best {max(ratios):.0%}"
+                    )
+                print(line)
         if args.memory_cases:
             mem = folder / "mem"
             mem.mkdir()
