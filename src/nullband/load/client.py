@@ -1,23 +1,59 @@
 """A lean streaming client for the load hot path: one POST, read SSE, timestamp events.
 
 Kept apart from the runner's client on purpose: no retries, no pydantic, no logging per
-chunk. Each read from the socket is timestamped once; every event parsed from that read
-gets that time (if the client falls behind, events arrive coalesced and the record says
-so in ``events_per_read_max``).
+chunk. Each arrival of bytes is timestamped once, in the connection's ``data_received``
+callback (:class:`StampingHandler`), the first Python code that runs when the event loop
+learns the socket is readable: before HTTP parsing, before the reading task resumes,
+before JSON decoding. Every event parsed from that data gets that time, so the client's
+own parsing and scheduling delays do not count as server latency (if the client falls
+behind, events arrive coalesced and the record says so in ``events_per_read_max``).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.client_proto import ResponseHandler
 
 from nullband.targets.config import TargetConfig
 
 _mono = time.monotonic_ns
+
+
+class StampingHandler(ResponseHandler):
+    """aiohttp's client protocol, stamping when each piece of data arrived.
+
+    ``rx_ns`` is the CLOCK_MONOTONIC time of the latest ``data_received`` call. A
+    connection goes back to the pool only once its response's end has been received,
+    and the reading task resumes before any later response on it can arrive, so a
+    request never reads another request's stamp.
+    """
+
+    rx_ns = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.rx_ns = _mono()
+        super().data_received(data)
+
+
+def stamping_connector(**kwargs: Any) -> aiohttp.TCPConnector:
+    """A ``TCPConnector`` whose connections use :class:`StampingHandler`.
+
+    aiohttp has no public hook for the protocol class; when its private factory
+    attribute is missing (another aiohttp version) the connector is returned as it is
+    and :func:`stream_request` stamps after each read instead.
+    """
+    conn = aiohttp.TCPConnector(**kwargs)
+    factory = getattr(conn, "_factory", None)
+    if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+        stamping = functools.partial(StampingHandler, *factory.args, **factory.keywords)
+        conn._factory = stamping  # type: ignore[assignment]  # a subclass: same protocol
+    return conn
 
 
 class RawRequest:
@@ -187,6 +223,8 @@ async def stream_request(
                 raw.error = f"HTTP {resp.status}: {text[:200].decode('utf-8', 'replace')}"
                 return
             content = resp.content
+            proto = resp.connection.protocol if resp.connection is not None else None
+            stamped = isinstance(proto, StampingHandler)
             buf = b""
             ev_ns = raw.ev_ns
             ev_tok = raw.ev_tok
@@ -194,7 +232,7 @@ async def stream_request(
                 chunk = await content.readany()
                 if not chunk:
                     break
-                t = _mono()
+                t = proto.rx_ns if stamped else _mono()  # type: ignore[union-attr]
                 if b"\r" in chunk:
                     chunk = chunk.replace(b"\r\n", b"\n")
                 buf += chunk

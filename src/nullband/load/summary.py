@@ -54,7 +54,10 @@ class ClientInfo(BaseModel):
     """How the client behaved."""
 
     procs: int = Field(description="Client processes.")
-    loop: str = Field(description="Event loop implementation ('asyncio' or 'uvloop').")
+    loop: str = Field(
+        description="Event loop: 'asyncio-precise' (microsecond timers, the default), "
+        "'asyncio' or 'uvloop'."
+    )
     cpu_share: list[float] = Field(description="CPU seconds / wall seconds, per process.")
     peak_inflight: int = Field(description="Most requests in flight in one process.")
     dispatch_lag_ms: Distribution = Field(description="issued - planned, all requests.")

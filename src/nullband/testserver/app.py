@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from nullband.testserver.config import ServerConfig
-from nullband.testserver.faults import SLEEP_LEAD_S, FaultKind, FaultPicker, draw_delay, unit
+from nullband.testserver.faults import FaultKind, FaultPicker, draw_delay, unit
 from nullband.testserver.gateway import gateway_answer
 from nullband.testserver.metrics import ServerMetrics
 from nullband.testserver.reply import (
@@ -31,6 +31,7 @@ from nullband.testserver.reply import (
     tool_call_dicts,
 )
 from nullband.testserver.stats import CaseStats
+from nullband.testserver.timing import ArrivalStamps, TimingLog, sleep_until
 from nullband.testserver.tokens import FILLER, chat_template, count_tokens, split_tokens
 
 _JSON = "application/json"
@@ -127,6 +128,8 @@ class ChatApp:
         self.closing: asyncio.Event | None = None
         self.queue: asyncio.Semaphore | None = None
         self.auth = f"Bearer {config.api_key}" if config.api_key else None
+        self.arrivals = ArrivalStamps()  # filled by the server's connections
+        self.timings = TimingLog.from_env()  # None unless NULLBAND_TESTSERVER_TIMINGS is set
         self.has_latency = (
             config.latency.ttft_s > 0
             or config.latency.per_token_s > 0
@@ -178,7 +181,9 @@ class ChatApp:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/chat/completions."""
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        # the request's time is when its bytes arrived, not when this handler got to run
+        arrived = self.arrivals.arrival(request.transport)
+        t0 = arrived / 1e9 if arrived is not None else loop.time()
         if self.auth is not None and request.headers.get("Authorization") != self.auth:
             self.stats.on_status(401)
             return error_response(401, "missing or wrong API key")
@@ -331,7 +336,7 @@ class ChatApp:
         n = ctx.plan.completion_tokens
         done_at = start + ttft + self.cfg.latency.per_token_s * max(0, n - 1)
         if self.has_latency:
-            await _sleep_until(done_at)
+            await sleep_until(done_at)
         data = orjson.dumps(self._body(ctx))
         if fault == "malformed":
             self.stats.on_status(200)
@@ -411,10 +416,3 @@ class _Ctx:
         self.prompt_tokens = prompt_tokens
         self.headers = headers
         self.extra_fields = extra_fields
-
-
-async def _sleep_until(deadline: float) -> None:
-    """Sleep until the event loop's clock reaches ``deadline`` (no-op when past)."""
-    delay = deadline - asyncio.get_running_loop().time()
-    if delay > SLEEP_LEAD_S:
-        await asyncio.sleep(delay - SLEEP_LEAD_S)

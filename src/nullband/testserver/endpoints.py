@@ -1,7 +1,8 @@
 """The test server's routes besides chat completions.
 
 ``GET /v1/models``, ``POST /v1/embeddings``, ``POST /tokenize`` (vLLM's shape),
-``GET /metrics``, ``GET /health``, ``GET /_nullband/stats`` and ``POST /_nullband/reset``.
+``GET /metrics``, ``GET /health``, ``GET /_nullband/stats``, ``POST /_nullband/reset`` and
+``GET /_nullband/timings`` (the send-time log, when enabled: see ``timing.py``).
 """
 
 from __future__ import annotations
@@ -131,6 +132,13 @@ def add_routes(app: web.Application, chat: ChatApp) -> None:
         snap["current_model"] = chat.current_model()
         return _json(snap)
 
+    async def timings(request: web.Request) -> web.Response:
+        if chat.timings is None:
+            return error_response(
+                404, "the timing log is off; start the server with NULLBAND_TESTSERVER_TIMINGS=1"
+            )
+        return _json(chat.timings.snapshot())
+
     async def reset(request: web.Request) -> web.Response:
         chat.stats.reset()
         return _json({"reset": True})
@@ -142,3 +150,4 @@ def add_routes(app: web.Application, chat: ChatApp) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/_nullband/stats", stats)
     app.router.add_post("/_nullband/reset", reset)
+    app.router.add_get("/_nullband/timings", timings)

@@ -16,6 +16,7 @@ from nullband.testserver.config import ServerConfig
 from nullband.testserver.metrics import ServerMetrics
 from nullband.testserver.reply import Responder
 from nullband.testserver.stats import CaseStats
+from nullband.testserver.timing import precise_event_loop
 
 
 class TestServer:
@@ -61,6 +62,7 @@ class TestServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: asyncio.Server | None = None
 
     # -- addresses ----------------------------------------------------------------------
 
@@ -109,8 +111,14 @@ class TestServer:
                 hint="pick another --port, or 0 for a free one",
             ) from None
         self._port = int(sock.getsockname()[1])
-        site = web.SockSite(runner, sock, backlog=2048)
-        await site.start()
+        server = runner.server
+        assert server is not None  # set by setup()
+        # Not a web.SockSite: the protocols are wrapped so that each request is dated by
+        # the arrival of its bytes (the handler's clock for TTFT starts there).
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            self._chat.arrivals.wrap(server), sock=sock, backlog=2048
+        )
         self._runner = runner
         return self
 
@@ -121,6 +129,9 @@ class TestServer:
             return
         if self._chat.closing is not None:
             self._chat.closing.set()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()  # stop accepting; open connections are shut down by cleanup
         await runner.cleanup()
 
     async def __aenter__(self) -> TestServer:
@@ -146,7 +157,7 @@ class TestServer:
         failure: list[BaseException] = []
 
         def serve() -> None:
-            loop = asyncio.new_event_loop()
+            loop = precise_event_loop()
             self._loop = loop
             try:
                 loop.run_until_complete(self.start())

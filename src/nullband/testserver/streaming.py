@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from nullband.testserver.faults import SLEEP_LEAD_S, FaultKind
+from nullband.testserver.faults import FaultKind
+from nullband.testserver.timing import sleep_until
 from nullband.testserver.tokens import split_tokens
 
 if TYPE_CHECKING:
@@ -83,10 +84,10 @@ async def stream_answer(
     cut_at = max(1, len(deltas) // 2)
     sent_first = 0.0
     prev = 0.0
+    log = app.timings
+    writes: list[int] = []
     for i, delta in enumerate(deltas):
-        delay = first_at + i * per_token - loop.time()
-        if delay > SLEEP_LEAD_S:
-            await asyncio.sleep(delay - SLEEP_LEAD_S)
+        await sleep_until(first_at + i * per_token)
         if fault is not None and i == cut_at:
             if fault == "truncate":
                 # Stop mid-answer: no finish chunk, no [DONE], connection closed.
@@ -97,7 +98,10 @@ async def stream_answer(
                 await resp.write(_BROKEN)
         chunk = dict(base)
         chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]
-        await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        data = b"data: " + orjson.dumps(chunk) + b"\n\n"
+        if log is not None:
+            writes.append(time.monotonic_ns())
+        await resp.write(data)
         now = loop.time()
         if i == 0:
             sent_first = now
@@ -135,6 +139,8 @@ async def stream_answer(
     if fault != "malformed":
         app.stats.on_success(ctx.key, ctx.served)
     end = loop.time()
+    if log is not None:
+        log.add(round((start - queue_s) * 1e9), writes)
     app.metrics.finish(
         ctx.served,
         finish_reason=ctx.plan.finish_reason,
