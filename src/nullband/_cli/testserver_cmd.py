@@ -174,7 +174,10 @@ def serve_command(
         config = ServerConfig.model_validate(cfg)
     except ValueError as exc:
         raise UsageError(f"invalid test server options: {exc}") from None
-    asyncio.run(_serve(config, host, port, stats_file, None))
+    from nullband.testserver.timing import run_precisely
+
+    # timers not rounded up to whole milliseconds, short GC pauses: tokens leave on time
+    run_precisely(_serve(config, host, port, stats_file, None))
 
 
 def register(app: typer.Typer) -> None:
