@@ -91,3 +91,22 @@ def test_driver_errors_on_the_fast_path_become_store_errors(sqlite_store: SqlSto
     assert sqlite_store.completed_keys(run.run_id) == {("c1", "cand", 0)}
     sqlite_store.write_records([make_record(run.run_id, "c2")])
     assert len(sqlite_store.completed_keys(run.run_id)) == 2
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_store_process_payload_rows_equal_the_record_rows(dialect: str) -> None:
+    """What a ProcessStore's child builds from a serialised record is the same row."""
+    from nullband.store import _rows
+
+    at = datetime(2026, 5, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    recs = [
+        make_record("r1", "c2", at=at),
+        make_record("r1", "c1", status="error", served=None, scores={}, cost=0.25),
+        make_record("r1", "c3", at=datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        make_record("r1", "c2", at=at + timedelta(seconds=1)),  # later duplicate wins
+    ]
+    recs[0].provenance.mismatch = True
+    want = _rows.record_rows(recs, dialect)
+    got = _rows.payload_rows([_rows.record_payload(r) for r in recs], dialect)
+    assert got == want
+    assert [r[1] for r in got] == ["c1", "c2", "c3"]

@@ -37,8 +37,10 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
 
                 store = open_store(msg[1], sqlite_synchronous=msg[2])
                 value: Any = (store.url, store.dialect)
-            elif op == "rows":
-                store.write_record_rows(msg[1], msg[2])
+            elif op == "payloads":
+                from nullband.store._rows import payload_rows
+
+                store.write_record_rows(payload_rows(msg[1], store.dialect), msg[2])
                 value = None
             elif op == "call":
                 value = getattr(store, msg[1])(*msg[2], **msg[3])

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from nullband.records import Record
 from nullband.store._codec import dumps
 from nullband.suite.case import Case
@@ -179,6 +181,63 @@ def record_rows(recs: Sequence[Record], dialect: str) -> list[tuple[Any, ...]]:
     dedup = {(r.run_id, r.case_id, r.target, r.epoch): r for r in recs}
     t, b = time_binder(dialect), bool_binder(dialect)
     return [record_tuple(dedup[k], t, b) for k in sorted(dedup)]
+
+
+def record_payload(rec: Record) -> tuple[bytes, str, str]:
+    """What a :class:`~nullband.store.process.ProcessStore` sends for a record: the body
+    (the record's JSON without scores, exactly as :func:`record_tuple` stores it) and the
+    two score columns. The child turns it into the row with :func:`payload_tuple`."""
+    return (
+        rec.__pydantic_serializer__.to_json(rec, exclude=_BODY_EXCLUDE),
+        dumps(rec.scores) if rec.scores else "{}",
+        dumps(rec.score_reasons) if rec.score_reasons else "{}",
+    )
+
+
+def payload_tuple(
+    payload: tuple[bytes, str, str], t: Callable[[datetime], Any], b: Callable[[bool], Any]
+) -> tuple[Any, ...]:
+    """The :data:`RECORD_COLUMNS` row of a :func:`record_payload` (same values as
+    :func:`record_tuple` of the record; a test checks it)."""
+    body, scores, reasons = payload
+    d = orjson.loads(body)
+    prov = d["provenance"]
+    usage = d["usage"]
+    return (
+        d["run_id"],
+        d["case_id"],
+        d["target"],
+        d["epoch"],
+        d["case_hash"],
+        d["status"],
+        d["error_class"],
+        d["error"],
+        prov["requested"],
+        prov["routed"],
+        prov["served"],
+        prov["fingerprint"],
+        prov["provider"],
+        b(prov["mismatch"]),
+        d["cost_usd"],
+        usage["input_tokens"],
+        usage["output_tokens"],
+        usage["cached_tokens"],
+        d["latency_s"],
+        t(datetime.fromisoformat(d["created_at"])),
+        scores,
+        reasons,
+        body.decode(),
+    )
+
+
+def payload_rows(payloads: Sequence[tuple[bytes, str, str]], dialect: str) -> list[tuple[Any, ...]]:
+    """Rows of a batch of payloads, deduplicated and sorted like :func:`record_rows`."""
+    t, b = time_binder(dialect), bool_binder(dialect)
+    rows = {}
+    for p in payloads:
+        row = payload_tuple(p, t, b)
+        rows[row[:4]] = row  # (run_id, case_id, target, epoch): a later record wins
+    return [rows[k] for k in sorted(rows)]
 
 
 def case_tuple(

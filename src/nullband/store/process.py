@@ -107,10 +107,12 @@ class ProcessStore:
     def write_records(self, recs: Sequence[Record]) -> None:
         """Write records in one transaction; durable when this returns.
 
-        The row tuples are built here (the child only binds and commits them).
+        Each record is serialised here once (its body JSON and score columns); the child
+        builds the rows from that, binds and commits them.
         """
         if recs:
-            self._request(("rows", _rows.record_rows(recs, self.dialect), recs[0].run_id))
+            payloads = [_rows.record_payload(r) for r in recs]
+            self._request(("payloads", payloads, recs[0].run_id))
 
     def run_function(self, path: str, *args: Any) -> Any:
         """``module:function(store, *args)`` run in the child with its store (nullband only)."""
