@@ -3,13 +3,20 @@
 Variants, each run in its own process (pinned to two cores with ``taskset`` when it is
 available), with the peak resident memory of its whole process tree sampled every 20 ms:
 
-- ``parse``: a bare ``json.loads`` loop over the file (parses, audits nothing);
+- ``parse``: a bare ``json.loads`` loop over the file, one process (the baseline);
+- ``orjson2``: orjson parses every line in 2 processes, audits nothing (a ceiling);
+- ``msgspec2``: msgspec decodes every line into the fast engine's struct of only the
+  audited fields, in 2 processes, audits nothing (the fast engine's parse ceiling);
 - ``naive``: a plain-Python audit: ``json.loads`` per line, the same rules written
   directly, ``jsonschema`` validators (compiled once per tool) for tool calls, dicts for
   grouping, ``statistics.median`` per class;
-- ``fast``: ``nullband.traces.audit_file_fast`` with 2 worker processes;
+- ``fast``: ``nullband.traces.audit_file_fast`` with 2 worker processes (what
+  ``--engine fast`` and auto run);
 - ``python``: ``nullband.traces.audit_file(engine="python")`` (pydantic steps), on a
-  100,000-span prefix only, scaled (it is the small-file engine).
+  100,000-span prefix only (it is the small-file engine).
+
+``--per-line`` prints the CPU per line of each stage of the fast engine on the first
+50,000 lines, in one process.
 
 Usage: .venv/bin/python bench/traces.py [--spans 1000000] [--file /tmp/nullband-bench-traces.jsonl]
 """
@@ -142,14 +149,16 @@ def run_fast(path: Path) -> dict[str, Any]:
     return {"spans": rep.summary.n_steps, "verdicts": rep.summary.verdicts}
 
 
-def run_columnar(path: Path) -> dict[str, Any]:
-    from nullband.traces.columnar import audit_file_columnar
+def _range_jobs(path: Path) -> list[tuple[str, int, int]]:
+    from nullband.traces.fastaudit import _cuts
 
-    rep = audit_file_columnar(path, _config(), threads=2)
-    return {"spans": rep.summary.n_steps, "verdicts": rep.summary.verdicts}
+    n = path.stat().st_size // (16 << 20) + 1
+    return [(str(path), a, b) for a, b, _ in _cuts(path, n)]
 
 
 def _orjson_range(job: tuple[str, int, int]) -> int:
+    import io
+
     import orjson
 
     name, start, end = job
@@ -157,33 +166,43 @@ def _orjson_range(job: tuple[str, int, int]) -> int:
         fh.seek(start)
         data = fh.read(end - start)
     n = 0
-    for line in data.splitlines():
+    for line in io.BytesIO(data):
         orjson.loads(line)
         n += 1
     return n
 
 
-def run_orjson2(path: Path) -> dict[str, Any]:
-    """Ceiling of any engine that parses every line with orjson: 2 processes, no rules."""
+def _msgspec_range(job: tuple[str, int, int]) -> int:
+    import io
+
+    from nullband.traces.msgaudit import _DECODE
+
+    name, start, end = job
+    with open(name, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    n = 0
+    for line in io.BytesIO(data):
+        _DECODE(line)
+        n += 1
+    return n
+
+
+def _pool_sum(fn: Any, path: Path) -> int:
     import multiprocessing as mp
 
-    from nullband.traces.columnar import _blocks
-
-    jobs = [(str(path), a, b) for a, b, _ in _blocks(path, 32)]
     with mp.get_context("fork").Pool(2) as pool:
-        n = sum(pool.imap_unordered(_orjson_range, jobs))
-    return {"spans": n}
+        return sum(pool.imap_unordered(fn, _range_jobs(path)))
 
 
-def run_polars(path: Path) -> dict[str, Any]:
-    """Ceiling of the columnar engine: polars parses the columns it reads, no rules."""
-    import polars as pl
+def run_orjson2(path: Path) -> dict[str, Any]:
+    """Ceiling of any engine that parses every line with orjson: 2 processes, no rules."""
+    return {"spans": _pool_sum(_orjson_range, path)}
 
-    from nullband.traces.columnar import SCHEMA
 
-    # every column is materialised (a count alone would let polars skip the parse)
-    n = pl.scan_ndjson(path, schema=SCHEMA).collect().height
-    return {"spans": n}
+def run_msgspec2(path: Path) -> dict[str, Any]:
+    """Ceiling of the fast engine's decoding: 2 processes, only the audited fields, no rules."""
+    return {"spans": _pool_sum(_msgspec_range, path)}
 
 
 def run_python(path: Path) -> dict[str, Any]:
@@ -202,48 +221,77 @@ def run_python(path: Path) -> dict[str, Any]:
 VARIANTS = {
     "parse": run_parse,
     "orjson2": run_orjson2,
-    "polars": run_polars,
+    "msgspec2": run_msgspec2,
     "naive": run_naive,
     "fast": run_fast,
-    "columnar": run_columnar,
     "python": run_python,
 }
 
 
-def per_line(path: Path, n: int = 50_000) -> None:
-    """CPU per line, one process, collector off: json.loads, orjson, the per-step rules."""
+def per_line(path: Path, n: int = 200_000) -> None:
+    """CPU per line of each stage of the fast engine, one process, collector off.
+
+    Each measurement is the best of three; the chunk auditor starts with empty caches each
+    time (as a worker does), so argument memos are cold, like on a fresh file.
+    """
     import gc
+    import io
     from itertools import islice
 
     import orjson
 
-    from nullband.traces.audit import AuditContext, step_facts
+    from nullband.traces.audit import AuditContext
+    from nullband.traces.fastreduce import Reducer
+    from nullband.traces.msgaudit import _DECODE, ChunkAuditor
 
     with path.open("rb") as fh:
         lines = list(islice(fh, n))
-    ctx = AuditContext(_config())
-    dicts = [orjson.loads(line) for line in lines]
+    data = b"".join(lines)
+    cfg = _config()
+    blocks = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos + (16 << 20))
+        end = len(data) if end < 0 else end + 1
+        blocks.append((data[pos:end], pos))
+        pos = end
 
     def run_json() -> None:
-        for line in lines:
+        for line in io.BytesIO(data):
             json.loads(line)
 
     def run_orjson() -> None:
-        for line in lines:
+        for line in io.BytesIO(data):
             orjson.loads(line)
 
-    def run_rules() -> None:
-        for i, d in enumerate(dicts):
-            step_facts(d, i, ctx)
+    def run_decode() -> None:
+        for line in io.BytesIO(data):
+            _DECODE(line)
+
+    chunks: list[Any] = []
+
+    def run_chunks() -> None:
+        auditor = ChunkAuditor(AuditContext(cfg))
+        chunks[:] = [auditor.run(b, start, start << 20, "x") for b, start in blocks]
+
+    def run_reduce() -> None:
+        red = Reducer(cfg)
+        for c in chunks:
+            red.add(c)
+        red.report()
 
     gc.disable()
     for name, fn in (
-        ("json.loads", run_json),
-        ("orjson.loads", run_orjson),
-        ("step_facts", run_rules),
+        ("json.loads loop (the baseline's work)", run_json),
+        ("orjson.loads loop", run_orjson),
+        ("msgspec decode of the audited fields", run_decode),
+        ("worker: decode + screen + reference function on flagged rows", run_chunks),
+        ("parent: merge + medians + verdicts", run_reduce),
     ):
         best = min(_timed(fn) for _ in range(3))
-        print(f"per line ({len(lines)} lines, best of 3): {name} {best / len(lines) * 1e6:.2f} us")
+        print(f"per line ({len(lines)} lines, best of 3): {name}: {best / len(lines) * 1e6:.2f} us")
+    special = sum(len(c.special) for c in chunks)
+    print(f"rows through the reference per-step function: {special} ({special / len(lines):.1%})")
     gc.enable()
 
 
@@ -308,7 +356,7 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=Path("/tmp/nullband-bench-traces.jsonl"))
     ap.add_argument("--child", choices=list(VARIANTS))
     ap.add_argument("--per-line", action="store_true", help="only the per-line CPU costs")
-    ap.add_argument("--variants", default="parse,orjson2,polars,naive,fast,columnar,python")
+    ap.add_argument("--variants", default="parse,orjson2,msgspec2,naive,fast,python")
     args = ap.parse_args()
     if args.child:
         t = time.perf_counter()
@@ -330,16 +378,13 @@ def main() -> None:
     by = {r["variant"]: r for r in rows}
     for r in rows:
         print(json.dumps(r))
-    for eng in ("orjson2", "polars", "fast", "columnar"):
+    for eng in ("orjson2", "msgspec2", "fast"):
         for base in ("parse", "naive"):
             if eng in by and base in by:
                 print(
                     f"{eng} vs {base}: {by[base]['wall_s'] / by[eng]['wall_s']:.2f}x faster (wall, process start included)"
                 )
-    if "fast" in by and "columnar" in by and by["fast"]["verdicts"] != by["columnar"]["verdicts"]:
-        print(
-            f"note: verdicts differ: fast {by['fast']['verdicts']} columnar {by['columnar']['verdicts']}"
-        )
+    print(f"load at the end {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """The multi-process audit engine for generic JSONL (the normalised format) on disk.
 
-The file is cut into byte ranges at line boundaries; worker processes parse their ranges
-with orjson and run the same per-step function as the in-process engine
-(:func:`nullband.traces.audit.step_facts`), returning only the compact facts. The parent
-computes the class medians with numpy and runs the shared per-trace function on the
-traces that can carry a flag (:mod:`nullband.traces.fastreduce`). Memory
-holds the facts (about 200 bytes a step), never the messages.
+The file is cut into byte ranges at line boundaries; worker processes decode their
+ranges with msgspec into only the fields the audit reads and screen each row for flags
+(:mod:`nullband.traces.msgaudit`); rows that may carry a flag go through the same
+per-step function as the in-process engine (:func:`nullband.traces.audit.step_facts`).
+Workers send back compact facts (numpy arrays plus the chunk's unique trace ids and
+timing keys); the parent merges them as they arrive and computes the class medians and
+verdicts (:mod:`nullband.traces.fastreduce`), running the shared per-trace function on
+the traces that can carry a flag. Memory holds the facts (about 100 bytes a step),
+never the messages.
 """
 
 from __future__ import annotations
@@ -16,63 +19,31 @@ import multiprocessing as mp
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from nullband.errors import InputError
-from nullband.traces.audit import AuditContext, StepFacts, step_facts
+from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig, AuditReport
-from nullband.traces.fastreduce import reduce_columns
+from nullband.traces.fastreduce import Reducer
+from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts
 
-_CTX: AuditContext | None = None
+_AUDITOR: ChunkAuditor | None = None
 _PATH: str = ""
 
 
 def _init(path: str, config_json: bytes) -> None:
-    global _CTX, _PATH
-    _CTX = AuditContext(AuditConfig.model_validate_json(config_json))
+    global _AUDITOR, _PATH
+    _AUDITOR = ChunkAuditor(AuditContext(AuditConfig.model_validate_json(config_json)))
     _PATH = path
     gc.disable()  # the facts are acyclic; collection only costs time here
 
 
-def _chunk(job: tuple[int, int, int]) -> list[tuple[Any, ...]]:
+def _chunk(job: tuple[int, int, int]) -> ChunkFacts:
     start, end, first_idx = job
-    assert _CTX is not None
-    out: list[StepFacts] = []
-    loads = orjson.loads
-    ctx = _CTX
+    assert _AUDITOR is not None
     with open(_PATH, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
-    idx = first_idx
-    pos = 0
-    n = len(data)
-    while pos < n:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            nl = n
-        line = data[pos:nl]
-        pos = nl + 1
-        if not line.strip():
-            continue
-        try:
-            d = loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                f"line is not valid JSON ({exc}) at byte {start + pos - len(line) - 1}",
-                path=_PATH,
-            ) from None
-        if not isinstance(d, dict) or not d.get("trace_id") or not d.get("step_id"):
-            raise InputError(
-                f"line at byte {start + pos - len(line) - 1} is not a step with trace_id and step_id",
-                path=_PATH,
-                hint="the fast engine reads generic JSONL; see `nullband traces schema`",
-            )
-        out.append(step_facts(d, idx, ctx))
-        idx += 1
-    # columns of plain values pickle several times faster than named tuples
-    return list(zip(*out, strict=True)) if out else []
+    return _AUDITOR.run(data, start, first_idx, _PATH)
 
 
 def _cuts(path: Path, n_chunks: int) -> list[tuple[int, int, int]]:
@@ -98,11 +69,15 @@ def audit_file_fast(
     config: AuditConfig | None = None,
     *,
     processes: int | None = None,
-    chunk_mb: int = 32,
+    chunk_mb: int = 16,
 ) -> AuditReport:
     """Audit a generic JSONL file with ``processes`` worker processes (default: all CPUs).
 
     Gives the same report as :func:`nullband.traces.audit.audit_traces` on the same steps.
+
+    Raises:
+        InputError: the file is missing, compressed, or has a line that is not a valid
+            step (the message names the byte offset of the line).
     """
     p = Path(path)
     if not p.is_file():
@@ -113,14 +88,13 @@ def audit_file_fast(
     n_proc = processes or os.cpu_count() or 1
     n_chunks = max(n_proc, p.stat().st_size // (chunk_mb << 20) + 1)
     jobs = _cuts(p, n_chunks)
-    cols: list[list[Any]] = [[] for _ in StepFacts._fields]
+    reducer = Reducer(cfg)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         for chunk in _run(jobs, str(p), cfg, n_proc):
-            for col, part in zip(cols, chunk, strict=False):
-                col.extend(part)
-        return reduce_columns(cols, cfg)
+            reducer.add(chunk)
+        return reducer.report()
     finally:
         if was_enabled:
             gc.enable()
@@ -128,7 +102,7 @@ def audit_file_fast(
 
 def _run(
     jobs: list[tuple[int, int, int]], path: str, cfg: AuditConfig, n_proc: int
-) -> Iterator[list[tuple[Any, ...]]]:
+) -> Iterator[ChunkFacts]:
     cfg_json = cfg.model_dump_json().encode()
     if n_proc == 1:
         _init(path, cfg_json)

@@ -1,93 +1,206 @@
-"""The fast engine's reduce: class medians and verdicts over columns of step facts.
+"""The fast engine's reduce: merge chunk facts, class medians, verdicts.
 
-Same answers as :func:`nullband.traces.audit.audit_groups`, cheaper for large corpora:
-medians are computed with numpy per class, and only traces that can carry a flag (a
-step flag, an error, or a span outside its class's timing limits) go through the shared
-per-trace function :func:`~nullband.traces.audit.finalize`; every other trace is clean
-by construction and gets its row directly.
+Same answers as :func:`nullband.traces.audit.audit_groups`, without per-step Python for
+most steps: chunks (:class:`~nullband.traces.msgaudit.ChunkFacts`) are merged as they
+arrive (their unique trace ids and timing keys are mapped to global codes, the per-row
+arrays remapped with numpy), medians are numpy medians per class, and only traces that
+can carry a flag (a step the screen sent to the reference function, or a span outside
+its class's timing limits) go through the shared per-trace function
+:func:`~nullband.traces.audit.finalize`; every other trace is clean by construction and
+gets its row directly.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from nullband.traces.audit import StepFacts, finalize, summarize, timing_limits
 from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow, ClassTiming
+from nullband.traces.msgaudit import ChunkFacts
 
-Columns = list[list[Any]]
-"""The eleven StepFacts fields as columns, rows in input order."""
+Key = tuple[str | None, str, str]
 
 
-def reduce_columns(cols: Columns, config: AuditConfig) -> AuditReport:
-    """Audit report from step-fact columns (rows in input order)."""
-    (tids, sids, tss, idxs, tcls, kinds, labels, durs, elig, errs, flags) = cols
-    n = len(tids)
-    codes: dict[str, int] = {}
-    tcode = np.fromiter((codes.setdefault(t, len(codes)) for t in tids), dtype=np.int64, count=n)
-    n_traces = len(codes)
-    trace_ids = list(codes)
-    trace_cls: list[str | None] = [None] * n_traces
-    for code, tc in zip(tcode.tolist(), tcls, strict=True):
-        if tc is not None and trace_cls[code] is None:
-            trace_cls[code] = tc
-    keys: dict[tuple[str, str, str], int] = {}
-    kcode = np.fromiter(
-        (
-            keys.setdefault((trace_cls[c] or "-", k, lab), len(keys))
-            for c, k, lab in zip(tcode.tolist(), kinds, labels, strict=True)
-        ),
-        dtype=np.int64,
-        count=n,
-    )
-    dur = np.array([np.nan if d is None else d for d in durs], dtype=np.float64)
-    ok = np.fromiter(elig, dtype=bool, count=n)
-    medians = _medians(keys, kcode, dur, ok, config)
-    limits = timing_limits(medians, config)
-    slow = np.full(len(keys), np.inf)
-    fast = np.full(len(keys), -np.inf)
-    for key, (hi, lo, _) in limits.items():
-        slow[keys[key]] = hi
-        if config.flag_fast:
-            fast[keys[key]] = lo
-    with np.errstate(invalid="ignore"):
-        timed = (dur > slow[kcode]) | (dur < fast[kcode])
-    flagged = np.fromiter((bool(f) for f in flags), dtype=bool, count=n)
-    errors = np.fromiter(errs, dtype=bool, count=n)
-    needs = np.zeros(n_traces, dtype=bool)
-    needs[tcode[timed | flagged | errors]] = True
-    steps_per_trace = np.bincount(tcode, minlength=n_traces)
-    groups: dict[int, list[StepFacts]] = {}
-    for i in np.flatnonzero(needs[tcode]).tolist():
-        groups.setdefault(int(tcode[i]), []).append(
-            StepFacts(
-                tids[i],
-                sids[i],
-                tss[i],
-                idxs[i],
-                tcls[i],
-                kinds[i],
-                labels[i],
-                durs[i],
-                elig[i],
-                errs[i],
-                flags[i],
-            )
+class Reducer:
+    """Accumulates chunk facts in input order, then computes the report."""
+
+    def __init__(self, config: AuditConfig) -> None:
+        self.config = config
+        self.traces: dict[str, int] = {}
+        self.keys: dict[Key, int] = {}
+        self._tcode: list[np.ndarray] = []
+        self._kcode: list[np.ndarray] = []
+        self._dur: list[np.ndarray] = []
+        self._ts: list[np.ndarray] = []
+        self._idx: list[np.ndarray] = []
+        self.step_ids: list[str] = []
+        self.special: dict[int, StepFacts] = {}
+        self.rows: dict[int, AuditRow] = {}
+        self._tmaps: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, chunk: ChunkFacts) -> None:
+        """Merge one chunk (chunks must come in file order)."""
+        traces, keys = self.traces, self.keys
+        tmap = np.array([traces.setdefault(t, len(traces)) for t in chunk.trace_ids], np.int64)
+        kmap = np.array([keys.setdefault(k, len(keys)) for k in chunk.keys], np.int64)
+        rows = len(chunk.tcode)
+        self._tcode.append(tmap[chunk.tcode] if rows else chunk.tcode)
+        self._kcode.append(kmap[chunk.kcode] if rows else chunk.kcode)
+        self._dur.append(chunk.dur)
+        self._ts.append(chunk.ts)
+        self._idx.append(chunk.first_idx + np.arange(rows, dtype=np.int64))
+        self.step_ids.extend(chunk.step_ids)
+        for row, facts in chunk.special.items():
+            self.special[self.n + row] = facts
+        codes = tmap.tolist()
+        for t, audit in chunk.rows.items():
+            self.rows[codes[t]] = audit
+        self._tmaps.append(tmap)
+        self.n += rows
+
+    def report(self) -> AuditReport:
+        """The audit report of everything added."""
+        cfg = self.config
+        tcode = np.concatenate(self._tcode) if self._tcode else np.zeros(0, np.int64)
+        kcode = np.concatenate(self._kcode) if self._kcode else np.zeros(0, np.int64)
+        dur = np.concatenate(self._dur) if self._dur else np.zeros(0)
+        n_traces = len(self.traces)
+        keys = list(self.keys)
+        # a key's parts: its task class (code, -1 for none) and its (kind, label)
+        classes: dict[str, int] = {}
+        kind_labels: dict[tuple[str, str], int] = {}
+        key_class = np.array(
+            [-1 if k[0] is None else classes.setdefault(k[0], len(classes)) for k in keys] or [0],
+            np.int64,
         )
-    rows: list[AuditRow] = []
-    counts = steps_per_trace.tolist()
-    for code in range(n_traces):
-        group = groups.get(code)
-        if group is None:
-            rows.append((trace_ids[code], trace_cls[code], "clean", counts[code], []))
-        else:
-            rows.append(finalize(group, limits, config))
-    return AuditReport(rows, summarize(rows, medians, config, "fast"))
+        key_kl = np.array(
+            [kind_labels.setdefault((k[1], k[2]), len(kind_labels)) for k in keys] or [0],
+            np.int64,
+        )
+        trace_class = _first_class(tcode, key_class[kcode], n_traces)
+        # timing class of a row: (its trace's class, kind, label)
+        tkey = (trace_class[tcode] + 1) * max(len(kind_labels), 1) + key_kl[kcode]
+        uniq, mcode = _factorize(tkey)
+        class_names = [None, *classes]
+        kls = list(kind_labels)
+        width = max(len(kls), 1)
+        # a class named "-" and no class are one timing class, as in the reference
+        named: dict[tuple[str, str, str], int] = {}
+        remap = np.array(
+            [
+                named.setdefault((class_names[u // width] or "-", *kls[u % width]), len(named))
+                for u in uniq.tolist()
+            ]
+            or [0],
+            np.int64,
+        )
+        mcode = remap[mcode]
+        mkeys = list(named)
+        elig = ~np.isnan(dur)
+        special = self.special
+        if special:
+            at = np.fromiter(special, np.int64, len(special))
+            elig[at] = np.fromiter((f.eligible for f in special.values()), bool, len(special))
+        medians = _medians(mkeys, mcode, dur, elig, cfg)
+        limits = timing_limits(medians, cfg)
+        slow = np.full(len(mkeys), np.inf)
+        fast = np.full(len(mkeys), -np.inf)
+        for i, key in enumerate(mkeys):
+            lim = limits.get(key)
+            if lim is not None:
+                slow[i] = lim[0]
+                if cfg.flag_fast:
+                    fast[i] = lim[1]
+        with np.errstate(invalid="ignore"):
+            timed = (dur > slow[mcode]) | (dur < fast[mcode])
+        # a worker's row is final for a trace seen in one chunk only, without timing flags
+        redo = np.zeros(n_traces, dtype=bool)
+        redo[tcode[timed]] = True
+        redo |= np.bincount(np.concatenate(self._tmaps), minlength=n_traces) > 1
+        needs = redo.copy()
+        if special:
+            needs[tcode[at]] = True
+        trace_ids = list(self.traces)
+        tclass_names = [class_names[c + 1] for c in trace_class.tolist()]
+        counts = np.bincount(tcode, minlength=n_traces).tolist()
+        rows: list[AuditRow] = [
+            (tid, tc, "clean", n, [])
+            for tid, tc, n in zip(trace_ids, tclass_names, counts, strict=True)
+        ]
+        spec = self.rows
+        for code in np.flatnonzero(needs & ~redo).tolist():
+            rows[code] = spec[code]
+        for code, group in self._groups(tcode, kcode, dur, elig, keys, needs & redo).items():
+            rows[code] = finalize(group, limits, cfg)
+        return AuditReport(rows, summarize(rows, medians, cfg, "fast"))
+
+    def _groups(
+        self,
+        tcode: np.ndarray,
+        kcode: np.ndarray,
+        dur: np.ndarray,
+        elig: np.ndarray,
+        keys: list[Key],
+        needs: np.ndarray,
+    ) -> dict[int, list[StepFacts]]:
+        """The steps (in input order) of every trace that needs the per-trace function."""
+        sel = np.flatnonzero(needs[tcode])
+        ts = np.concatenate(self._ts)[sel].tolist()
+        idx = np.concatenate(self._idx)[sel].tolist()
+        durs = dur[sel].tolist()
+        eligs = elig[sel].tolist()
+        trace_ids = list(self.traces)
+        groups: dict[int, list[StepFacts]] = {}
+        special = self.special
+        sids = self.step_ids
+        for j, (i, t, k) in enumerate(
+            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
+        ):
+            f = special.get(i)
+            if f is None:
+                task, kind, label = keys[k]
+                d = durs[j]
+                f = StepFacts(
+                    trace_ids[t],
+                    sids[i],
+                    ts[j],
+                    idx[j],
+                    task,
+                    kind,
+                    label,
+                    None if d != d else d,
+                    eligs[j],
+                    False,
+                    [],
+                )
+            groups.setdefault(t, []).append(f)
+        return groups
+
+
+def _factorize(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique values, index of each value among them) of small non-negative ints."""
+    if not len(codes):
+        return codes, codes
+    present = np.flatnonzero(np.bincount(codes))
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    return present, lookup[codes]
+
+
+def _first_class(tcode: np.ndarray, row_class: np.ndarray, n_traces: int) -> np.ndarray:
+    """Per trace: the class code of its first row (input order) that has one, else -1."""
+    out = np.full(n_traces, -1, dtype=np.int64)
+    has = np.flatnonzero(row_class >= 0)
+    first = np.full(n_traces, len(row_class), dtype=np.int64)
+    np.minimum.at(first, tcode[has], has)
+    found = first < len(row_class)
+    out[found] = row_class[first[found]]
+    return out
 
 
 def _medians(
-    keys: dict[tuple[str, str, str], int],
+    keys: list[tuple[str, str, str]],
     kcode: np.ndarray,
     dur: np.ndarray,
     ok: np.ndarray,
@@ -95,11 +208,12 @@ def _medians(
 ) -> dict[tuple[str, str, str], ClassTiming]:
     sel = ok & ~np.isnan(dur)
     kc, dv = kcode[sel], dur[sel]
-    order = np.argsort(kc, kind="stable")
+    # stable sorts of 16-bit integers are radix sorts: linear in the number of steps
+    order = np.argsort(kc.astype(np.int16) if len(keys) < 2**15 else kc, kind="stable")
     kc, dv = kc[order], dv[order]
     bounds = np.searchsorted(kc, np.arange(len(keys) + 1))
     out = {}
-    for key, code in keys.items():
+    for code, key in enumerate(keys):
         values = dv[bounds[code] : bounds[code + 1]]
         m = len(values)
         good = m >= config.min_class_size
