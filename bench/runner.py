@@ -141,8 +141,17 @@ def memory_child(folder: str, base_url: str, conc: int) -> None:
     cfg = eval_config(Path(folder), base_url, conc)
     summary = asyncio.run(run_eval(cfg, config_path=Path(folder) / "config.yaml", progress=False))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    # the store process (when the run used one) is this process's only child, reaped
+    store_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
-        json.dumps({"ok": summary.ok, "elapsed_s": summary.elapsed_s, "peak_mb": peak_kib / 1024})
+        json.dumps(
+            {
+                "ok": summary.ok,
+                "elapsed_s": summary.elapsed_s,
+                "peak_mb": peak_kib / 1024,
+                "store_peak_mb": store_kib / 1024,
+            }
+        )
     )
 
 
@@ -217,9 +226,12 @@ def main() -> int:
                 check=True,
             )
             res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            both = res["peak_mb"] + res["store_peak_mb"]
             print(
                 f"memory: {res['ok']:,} cases in {res['elapsed_s']:.1f} s, "
-                f"peak RSS of the runner process {res['peak_mb']:.0f} MB"
+                f"peak RSS of the runner process {res['peak_mb']:.0f} MB, "
+                f"of its store process {res['store_peak_mb']:.0f} MB "
+                f"(sum of the two peaks {both:.0f} MB)"
             )
     return 0
 

@@ -22,8 +22,9 @@ from nullband.store.process import ProcessStore
 _CASE_SLICE = 2000
 
 
-def run_info(plan: Plan, run_id: str) -> RunInfo:
-    """A fresh RunInfo for ``plan`` (status running)."""
+def run_info(plan: Plan, run_id: str, *, with_cases: bool = True) -> RunInfo:
+    """A fresh RunInfo for ``plan`` (status running); ``with_cases=False`` leaves the
+    per-case metadata out (for a store that writes it from the cases themselves)."""
     now = datetime.now(UTC)
     cfg = plan.config
     return RunInfo(
@@ -37,7 +38,7 @@ def run_info(plan: Plan, run_id: str) -> RunInfo:
         targets={t.name: t.model for t in cfg.targets},
         n_cases=len(plan.cases),
         epochs=cfg.epochs,
-        cases=plan.case_table(),
+        cases=plan.case_table() if with_cases else {},
     )
 
 
@@ -72,12 +73,15 @@ def open_run(store: Store, plan: Plan, run_id: str, given: bool) -> tuple[RunInf
         UsageError: the stored run was made from a config with other cases, models,
             params, scorers or epochs.
     """
-    info = run_info(plan, run_id)
+    ensure = getattr(store, "ensure_run", None)
+    takes_cases = ensure is not None and "cases" in inspect.signature(ensure).parameters
+    # A store that takes the cases builds each case row from the case itself (same
+    # metadata), so the 100k-entry metadata table is not built for it.
+    info = run_info(plan, run_id, with_cases=not takes_cases)
     existing = store.get_run(run_id) if given else None
     created = bodies = False
     if existing is None:
-        ensure = getattr(store, "ensure_run", None)
-        if ensure is not None and "cases" in inspect.signature(ensure).parameters:
+        if takes_cases and ensure is not None:
             existing, created = ensure(
                 info, cases=plan.cases, hashes=plan.case_hashes, with_cases=False
             )
@@ -164,8 +168,10 @@ def _child_plan(config_json: str, config_path: str, identity: str) -> Plan:
 def create_in_child(
     store: Any, config_json: str, config_path: str, identity: str, rid: str
 ) -> None:
-    """:func:`create_run`, run by the store process with its own store."""
+    """:func:`create_run`, run by the store process with its own store (the plan is
+    dropped afterwards: the child keeps no cases while records stream in)."""
     create_run(store, _child_plan(config_json, config_path, identity), rid)
+    _CHILD_PLAN.clear()
 
 
 def open_in_child(
@@ -178,5 +184,7 @@ def open_in_child(
 def store_cases_in_child(
     store: Any, config_json: str, config_path: str, identity: str, rid: str
 ) -> None:
-    """:func:`store_cases`, run by the store process with its own store."""
+    """:func:`store_cases`, run by the store process with its own store (then the plan
+    is dropped)."""
     store_cases(store, _child_plan(config_json, config_path, identity), rid)
+    _CHILD_PLAN.clear()

@@ -83,7 +83,10 @@ class ProcessStore:
                 _frames.send(self._to, msg)
                 reply = _frames.recv(self._from)
             except (EOFError, BrokenPipeError, OSError):
-                code = self._proc.poll()
+                try:  # its pipe closed: it is exiting, if not gone already
+                    code: int | None = self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
                 raise StoreError(
                     f"the store process exited (status {code}) while serving {msg[0]!r}",
                     hint="its error, if any, is printed above; the records it acknowledged "

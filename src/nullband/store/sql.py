@@ -50,6 +50,10 @@ def _is_operational(exc: BaseException) -> bool:
     return type(exc).__name__ == "OperationalError"
 
 
+_CASE_ROWS_SLICE = 5000
+"""Case rows built and written per executemany when a run is created."""
+
+
 def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """``cursor.executemany`` on the driver connection inside ``conn``'s transaction."""
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -197,23 +201,31 @@ class SqlStore:
         hashes: Sequence[str] | None = None,
     ) -> None:
         b, rid, meta = self._bool, run.run_id, run.cases
-        rows: list[tuple[Any, ...]] = []
+        # In case-id order (one lock order for every writer), built and written a slice at
+        # a time: a 100,000-case run never holds all its serialised case rows at once.
+        jobs: list[tuple[str, int]] = []
         if cases is not None:
-            hs: Sequence[str | None] = hashes if hashes is not None else [None] * len(cases)
-            for c, h in zip(cases, hs, strict=True):
-                if c.id in meta:
-                    rows.append(_rows.case_tuple(rid, c.id, meta[c.id], c.model_dump_json(), b))
-                else:
-                    rows.append(_rows.case_body_tuple(rid, c, h, b))
+            jobs = [(c.id, i) for i, c in enumerate(cases)]
             have = {c.id for c in cases}
-            rows.extend(
-                _rows.case_tuple(rid, cid, m, None, b) for cid, m in meta.items() if cid not in have
-            )
+            jobs.extend((cid, -1) for cid in meta if cid not in have)
         else:
-            rows = [_rows.case_tuple(rid, cid, m, None, b) for cid, m in meta.items()]
-        if rows:
-            rows.sort(key=lambda r: r[1])
-            _executemany(conn, self._cases_insert_sql, rows)
+            jobs = [(cid, -1) for cid in meta]
+        jobs.sort()
+        hs: Sequence[str | None] = (
+            hashes if hashes is not None else [None] * (len(cases) if cases else 0)
+        )
+
+        def row(cid: str, i: int) -> tuple[Any, ...]:
+            if i < 0:
+                return _rows.case_tuple(rid, cid, meta[cid], None, b)
+            c = cases[i]  # type: ignore[index]
+            if cid in meta:
+                return _rows.case_tuple(rid, cid, meta[cid], c.model_dump_json(), b)
+            return _rows.case_body_tuple(rid, c, hs[i], b)
+
+        for k in range(0, len(jobs), _CASE_ROWS_SLICE):
+            part = [row(cid, i) for cid, i in jobs[k : k + _CASE_ROWS_SLICE]]
+            _executemany(conn, self._cases_insert_sql, part)
 
     def get_run(self, run_id: str, *, with_cases: bool = True) -> RunInfo | None:
         """The run with its case metadata (unless ``with_cases`` is False), or None."""
