@@ -55,6 +55,8 @@ class NoiseProbe:
         return self.p99_ms
 
 
-QUIET_P99_MS = 1.0
+QUIET_P99_MS = 0.5
 """A machine whose 1 ms sleeps overshoot by more than this at p99 cannot support a 2 ms
-accuracy check (the server and the client are both descheduled that long)."""
+accuracy check. On the project's VM an idle machine gives 0.13-0.2 ms; at 0.7-1 ms other
+jobs already deschedule the server or the client for 2-4 ms a few times per second, which
+lands in the p99 of 200 requests (bench/load.md)."""
