@@ -84,7 +84,7 @@ class _Step(msgspec.Struct, gc=False):
     duration_ms: _Ms | None = None
     tool_name: str | None = None
     tool_call_id: str | None = None
-    tool_arguments: msgspec.Raw = _NONE
+    tool_arguments: Any = None
     tool_result: msgspec.Raw = _NONE
     output_message: _Out | None = None
     tool_definitions: list[_Def] = []
@@ -183,7 +183,9 @@ class ChunkAuditor:
         # flagged results repeat (the same error payload): remember jsonschema's message
         ctx.result = {n: _Remembered(c) for n, c in ctx.result.items()}
         self._args = _Accept(ctx.tool)
-        self._results = _Accept(ctx.result)
+        results = _Accept(ctx.result)
+        self._result_plan = {n: (dec, n in results.strings) for n, dec in results.decode.items()}
+        """Tool -> (decoder that only accepts valid results, a string may pass it)."""
         self._models: dict[tuple[str, str], bool] = {}
         self._known: dict[tuple[str, str], bool] = {}
         """(configured tool, argument text) -> proven valid."""
@@ -268,32 +270,59 @@ class ChunkAuditor:
             self._defs[key] = found
         return found
 
+    def _facts(self, s: _Step, idx: int) -> StepFacts:
+        """The reference per-step facts of a row the screen did not clear."""
+        # arguments the screen proved valid: the reference's own memo learns it, so the
+        # reference function does not check them again (its verdict would be the same)
+        ctx = self.ctx
+        known = self._known
+        out = s.output_message
+        pairs = [
+            (c.function.name, c.function.arguments)
+            for c in (out and out.tool_calls) or ()
+            if c.function
+        ]
+        if s.kind == "tool":
+            pairs.append((s.tool_name, s.tool_arguments))
+        for name, args in pairs:
+            if isinstance(args, str) and isinstance(name, str) and known.get((name, args)) is True:
+                ctx.memo[(id(ctx.tool[name]), args)] = None
+        return _facts(s, idx, ctx)
+
     def _tool_clean(self, s: _Step) -> bool:
         """The tool step's arguments, result and ground truth raise no flag."""
-        if self.gt and (s.step_id in self.gt or s.tool_call_id in self.gt):
+        gt = self.gt
+        if gt and (s.step_id in gt or s.tool_call_id in gt):
             return False
         name = s.tool_name
         if not name:
             return True
-        ctx = self.ctx
-        check = ctx.tool.get(name)
         args = s.tool_arguments
-        if check is not None and args:
-            raw = bytes(args)
-            if raw[:1] == b'"':
-                if not self._args_ok(name, check, _DECODE_STR(raw)):
+        if args is not None:
+            check = self.ctx.tool.get(name)
+            if check is not None:
+                if isinstance(args, str):
+                    if self._known.get((name, args)) is not True and not self._args_ok(
+                        name, check, args
+                    ):
+                        return False
+                elif not self._args_ok(name, check, args):
                     return False
-            elif raw != b"null" and not self._args.ok(name, raw):
-                # not proven valid: the reference decides (a flag is likely)
-                return False
-        if name in ctx.result:
-            res = s.tool_result or _NULL
-            if name in self._results.strings:
-                raw = bytes(res)
-                if raw[:1] == b'"' and _DECODE_STR(raw)[:1] in "[{":
-                    return False  # the reference parses such a string (and "") first
-            if not self._results.ok(name, res):
-                return False
+        plan = self._result_plan.get(name)
+        if plan is None:
+            return True  # no result schema for this tool
+        dec, strings = plan
+        res = s.tool_result or _NULL
+        if strings:
+            raw = bytes(res)
+            if raw[:1] == b'"' and _DECODE_STR(raw)[:1] in "[{":
+                return False  # the reference parses such a string (and "") first
+        if dec is None:
+            return False  # no fast type: the reference decides
+        try:
+            dec(res)
+        except _BAD:
+            return False
         return True
 
     def run(self, data: bytes, start: int, first_idx: int, path: str) -> ChunkFacts:
@@ -368,7 +397,7 @@ class ChunkAuditor:
                         )
                     )
                 ):
-                    special[row] = _facts(s, first_idx + row, ctx)
+                    special[row] = self._facts(s, first_idx + row)
             if tid != prev_tid:
                 t = tmap.get(tid)
                 if t is None:
@@ -435,7 +464,6 @@ def _facts(s: _Step, idx: int, ctx: AuditContext) -> StepFacts:
     reads them: the tool calls' function names and arguments).
     """
     d = msgspec.structs.asdict(s)
-    d["tool_arguments"] = _value(s.tool_arguments)
     d["tool_result"] = _value(s.tool_result)
     d["tool_definitions"] = []
     out = s.output_message
