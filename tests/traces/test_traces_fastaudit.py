@@ -205,6 +205,8 @@ def _odd_steps() -> list[dict[str, Any]]:
         {"trace_id": "f1", "step_id": "1", "fallback_index": 1, "provider_served": "p2"},
         {"trace_id": "f2", "step_id": "1", "provider_requested": "p1", "provider_served": "p2"},
         {"trace_id": "f3", "step_id": "1", "cache_hit": True, "cache_kind": "semantic"},
+        # a step id holding a newline (ids travel joined by newlines when none does)
+        {"trace_id": "f4", "step_id": "a\nb", "retry_count": 1},
     ]
     # enough plain steps for timing medians, one of them slow
     rows += [

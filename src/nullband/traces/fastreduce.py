@@ -12,11 +12,13 @@ gets its row directly.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from nullband.traces.audit import StepFacts, finalize, summarize, timing_limits
 from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow, ClassTiming
-from nullband.traces.msgaudit import ChunkFacts
+from nullband.traces.msgaudit import ChunkFacts, split_ids
 
 Key = tuple[str | None, str, str]
 
@@ -33,8 +35,9 @@ class Reducer:
         self._dur: list[np.ndarray] = []
         self._ts: list[np.ndarray] = []
         self._idx: list[np.ndarray] = []
-        self.step_ids: list[str] = []
-        self.special: dict[int, StepFacts] = {}
+        self._ids: list[str | list[str]] = []
+        self._starts: list[int] = []
+        self.special: dict[int, tuple[Any, ...]] = {}
         self.rows: dict[int, AuditRow] = {}
         self._tmaps: list[np.ndarray] = []
         self.n = 0
@@ -50,7 +53,8 @@ class Reducer:
         self._dur.append(chunk.dur)
         self._ts.append(chunk.ts)
         self._idx.append(chunk.first_idx + np.arange(rows, dtype=np.int64))
-        self.step_ids.extend(chunk.step_ids)
+        self._ids.append(chunk.step_ids)
+        self._starts.append(self.n)
         for row, facts in chunk.special.items():
             self.special[self.n + row] = facts
         codes = tmap.tolist()
@@ -101,7 +105,7 @@ class Reducer:
         special = self.special
         if special:
             at = np.fromiter(special, np.int64, len(special))
-            elig[at] = np.fromiter((f.eligible for f in special.values()), bool, len(special))
+            elig[at] = np.fromiter((f[8] for f in special.values()), bool, len(special))
         medians = _medians(mkeys, mcode, dur, elig, cfg)
         limits = timing_limits(medians, cfg)
         slow = np.full(len(mkeys), np.inf)
@@ -153,17 +157,32 @@ class Reducer:
         trace_ids = list(self.traces)
         groups: dict[int, list[StepFacts]] = {}
         special = self.special
-        sids = self.step_ids
-        for j, (i, t, k) in enumerate(
-            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
+        # the step ids of chunks that hold a selected row
+        chunk_of = np.searchsorted(np.array(self._starts), sel, side="right") - 1
+        ends = [*self._starts[1:], self.n]
+        sids: dict[int, list[str]] = {
+            c: split_ids(self._ids[c], ends[c] - self._starts[c])
+            for c in np.unique(chunk_of).tolist()
+        }
+        starts = self._starts
+        for j, (i, t, k, c) in enumerate(
+            zip(
+                sel.tolist(),
+                tcode[sel].tolist(),
+                kcode[sel].tolist(),
+                chunk_of.tolist(),
+                strict=True,
+            )
         ):
-            f = special.get(i)
-            if f is None:
+            known = special.get(i)
+            if known is not None:
+                f = StepFacts._make(known)
+            else:
                 task, kind, label = keys[k]
                 d = durs[j]
                 f = StepFacts(
                     trace_ids[t],
-                    sids[i],
+                    sids[c][i - starts[c]],
                     ts[j],
                     idx[j],
                     task,

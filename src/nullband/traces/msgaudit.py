@@ -111,9 +111,11 @@ class ChunkFacts(NamedTuple):
     """Per row: duration in ms, NaN when missing."""
     ts: np.ndarray
     """Per row: start time (POSIX seconds, inf when missing)."""
-    step_ids: list[str]
-    special: dict[int, StepFacts]
-    """Row -> the reference per-step facts, for rows that may carry a flag."""
+    step_ids: str | list[str]
+    """Per row: the step id; joined by newlines when no id holds one (cheaper to send)."""
+    special: dict[int, tuple[Any, ...]]
+    """Row -> the reference per-step facts (a plain tuple of the :class:`StepFacts`
+    fields, cheaper to send), for rows that may carry a flag."""
     rows: dict[int, AuditRow]
     """Trace code -> :func:`finalize` of the chunk's steps of the trace without timing
     limits, for traces with a special row: the final row unless the trace has steps in
@@ -446,8 +448,8 @@ class ChunkAuditor:
             np.array(kcode, dtype=np.int64),
             np.array(durs, dtype=np.float64),
             np.array(tss, dtype=np.float64),
-            sids,
-            special,
+            _join(sids),
+            {r: tuple(f) for r, f in special.items()},
             rows,
         )
 
@@ -521,3 +523,15 @@ def _offset(data: bytes, lines_before: int, start: int) -> int:
     for _ in range(lines_before):
         pos = data.index(b"\n", pos) + 1
     return start + pos
+
+
+def _join(ids: list[str]) -> str | list[str]:
+    joined = "\n".join(ids)
+    return joined if joined.count("\n") == max(len(ids) - 1, 0) else ids
+
+
+def split_ids(ids: str | list[str], n: int) -> list[str]:
+    """The step ids of a chunk's ``n`` rows (see :attr:`ChunkFacts.step_ids`)."""
+    if isinstance(ids, list):
+        return ids
+    return ids.split("\n") if n else []
