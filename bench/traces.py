@@ -175,7 +175,7 @@ def _orjson_range(job: tuple[str, int, int]) -> int:
 def _msgspec_range(job: tuple[str, int, int]) -> int:
     import io
 
-    from nullband.traces.msgaudit import _DECODE
+    from nullband.traces.msgstep import decode_step as _DECODE
 
     name, start, end = job
     with open(name, "rb") as fh:
@@ -202,6 +202,8 @@ def run_orjson2(path: Path) -> dict[str, Any]:
 
 def run_msgspec2(path: Path) -> dict[str, Any]:
     """Ceiling of the fast engine's decoding: 2 processes, only the audited fields, no rules."""
+    import nullband.traces.msgstep  # noqa: F401  # imported before the fork, as the engine does
+
     return {"spans": _pool_sum(_msgspec_range, path)}
 
 
@@ -242,7 +244,8 @@ def per_line(path: Path, n: int = 200_000) -> None:
 
     from nullband.traces.audit import AuditContext
     from nullband.traces.fastreduce import Reducer
-    from nullband.traces.msgaudit import _DECODE, ChunkAuditor
+    from nullband.traces.msgaudit import ChunkAuditor
+    from nullband.traces.msgstep import decode_step as _DECODE
 
     with path.open("rb") as fh:
         lines = list(islice(fh, n))

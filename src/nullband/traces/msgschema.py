@@ -14,9 +14,12 @@ values, that nothing accepted here is rejected by jsonschema.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
+import orjson
+
+from nullband.traces.validate import SchemaCheck
 
 _ANNOTATIONS = {"title", "description", "default", "examples", "$comment", "format"}
 # "format" is an annotation for jsonschema's validators unless a format checker is given
@@ -160,3 +163,57 @@ def _object(schema: dict[str, Any]) -> Any:
         return dict[str, Any]
     _COUNT += 1
     return msgspec.defstruct(f"_Accept{_COUNT}", fields, forbid_unknown_fields=not extra, gc=False)
+
+
+class AcceptDecoders:
+    """Decoders that only accept valid values, per tool (None: no fast type)."""
+
+    def __init__(self, checks: dict[str, SchemaCheck]) -> None:
+        self.decode: dict[str, Any] = {}
+        self.strings: set[str] = set()
+        """Tools whose type may accept a JSON string."""
+        for name, check in checks.items():
+            ty = accept_type(check.schema)
+            self.decode[name] = msgspec.json.Decoder(ty).decode if ty is not None else None
+            if ty is not None and not _never_str(ty):
+                self.strings.add(name)
+
+    def ok(self, name: str, text: bytes | str | msgspec.Raw) -> bool:
+        dec = self.decode.get(name)
+        if dec is None:
+            return False
+        try:
+            dec(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return False
+        return True
+
+
+def _never_str(ty: Any) -> bool:
+    """The type never decodes a JSON string (a struct, a dict or a list type)."""
+    if isinstance(ty, type) and issubclass(ty, msgspec.Struct):
+        return True
+    origin = get_origin(ty)
+    if origin is Annotated:
+        return _never_str(get_args(ty)[0])
+    return origin in (dict, list)
+
+
+class RememberedCheck(SchemaCheck):
+    """A result check that remembers its message per value (keyed on the value's JSON)."""
+
+    def __init__(self, check: SchemaCheck) -> None:  # shares the check's compiled state
+        self.__dict__.update(check.__dict__)
+        self._seen: dict[bytes, str | None] = {}
+
+    def error(self, value: Any) -> str | None:
+        try:
+            key = orjson.dumps(value)
+        except TypeError:
+            return super().error(value)
+        if key in self._seen:
+            return self._seen[key]
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        err = self._seen[key] = super().error(value)
+        return err
