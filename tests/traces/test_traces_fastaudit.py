@@ -186,6 +186,8 @@ def _odd_steps() -> list[dict[str, Any]]:
         {"trace_id": "v1", "step_id": "1", "duration_ms": "900", **tool},
         {"trace_id": "v2", "step_id": "1", "fallback_index": 2.0, "cache_hit": "true"},
         {"trace_id": "v3", "step_id": "1", "retry_count": "3", "duration_ms": 7},
+        {"trace_id": "v4", "step_id": "1", "usage": {"input_tokens": "12"}, "cost_usd": 1},
+        {"trace_id": "v5", "step_id": "1", "attributes": {"a": [1]}, "segments": {"c": "x"}},
         # start times: offsets, Z, naive, a dropped seconds field, and none
         {"trace_id": "s1", "step_id": "b", "started_at": "2026-05-01T00:00:01+02:00", **llm},
         {"trace_id": "s1", "step_id": "a", "started_at": "2026-04-30T22:00:00.5Z", **llm},
@@ -293,6 +295,13 @@ def test_invalid_json_names_the_byte_offset(tmp_path: Path) -> None:
         ({"trace_id": "t", "step_id": "s", "fallback_index": None}, "fallback_index"),
         ({"trace_id": "t", "step_id": "s", "output_message": "hi"}, "output_message"),
         ({"trace_id": "t", "step_id": "s", "started_at": "yesterday"}, "started_at"),
+        # fields the audit does not read are checked as the reference checks them
+        ({"trace_id": "t", "step_id": "s", "fallback_idx": 1}, "fallback_idx"),
+        ({"trace_id": "t", "step_id": "s", "segments": {"customer": 1}}, "segments.customer"),
+        ({"trace_id": "t", "step_id": "s", "usage": None}, "usage"),
+        ({"trace_id": "t", "step_id": "s", "input_messages": ["hi"]}, "input_messages.0"),
+        ({"trace_id": "t", "step_id": "s", "tool_definitions": [1]}, "tool_definitions.0"),
+        ({"trace_id": "t", "step_id": "s", "cost_usd": -1}, "cost_usd"),
     ],
 )
 def test_a_step_the_schema_refuses_is_an_input_error(

@@ -32,24 +32,48 @@ NULL = msgspec.Raw(b"null")
 
 
 class Function(msgspec.Struct, gc=False):
+    """The function of a tool call (name and arguments are all the audit reads)."""
+
     name: Any = None
     arguments: Any = _NO_ARGS
 
 
 class Call(msgspec.Struct, gc=False):
+    """One tool call of an assistant message."""
+
     function: Function | None = None
 
 
 class Output(msgspec.Struct, gc=False):
+    """The assistant message returned (its tool calls are all the audit reads)."""
+
     tool_calls: list[Call] | None = None
 
 
 class Definition(msgspec.Struct, gc=False):
+    """A tool offered to the model; its function is parsed only when a call needs it."""
+
     function: msgspec.Raw = _NONE
 
 
-class AuditedStep(msgspec.Struct, gc=False):
-    """The fields of a generic-JSONL step that the audit reads, typed as the schema's."""
+class _Object(msgspec.Struct, gc=False):
+    """Any JSON object; its content is skipped (the reference takes any dict there)."""
+
+
+class _Usage(msgspec.Struct, gc=False):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class AuditedStep(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A generic-JSONL step as the audit reads it, typed as the reference schema types it.
+
+    The fields the audit reads are decoded; the others are checked (as the reference
+    schema checks them) and their content skipped. Unknown fields are refused, as the
+    reference refuses them.
+    """
 
     trace_id: _Id
     step_id: _Id
@@ -76,6 +100,18 @@ class AuditedStep(msgspec.Struct, gc=False):
     tool_result: msgspec.Raw = _NONE
     output_message: Output | None = None
     tool_definitions: list[Definition] = []
+    # checked, not read by the audit
+    schema_version: int = 1
+    parent_id: str | None = None
+    segments: dict[str, str] = {}
+    ttft_ms: _Ms | None = None
+    system_fingerprint: str | None = None
+    usage: _Usage = msgspec.field(default_factory=_Usage)
+    cost_usd: _Ms | None = None
+    input_messages: list[_Object] = []
+    source: Literal["otel", "litellm", "bifrost", "generic"] = "generic"
+    source_ref: str | None = None
+    attributes: _Object = msgspec.field(default_factory=_Object)
 
 
 decode_step = msgspec.json.Decoder(AuditedStep).decode
