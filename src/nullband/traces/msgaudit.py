@@ -222,6 +222,7 @@ class ChunkAuditor:
         ctx = self.ctx
         decode = decode_step
         differs = self._model_differs
+        models = self._models
         tool_clean = self._tool_clean
         calls_clean = self._calls_clean
         tmap: dict[str, int] = {}
@@ -266,29 +267,28 @@ class ChunkAuditor:
                 dur = s.duration_ms
                 st = s.started_at
                 ts = st.timestamp() if st is not None else inf
-                got = s.model_served or s.model_routed
+                served = s.model_served
                 req = s.model_requested
                 preq = s.provider_requested
-                pserv = s.provider_served
                 if kind == "tool":
                     label = s.tool_name or s.name or "-"
+                    clean = tool_clean(s)
                 else:
-                    label = s.model_served or req or s.name or "-"
+                    label = served or req or s.name or "-"
+                    out = s.output_message
+                    clean = out is None or not out.tool_calls or calls_clean(s, out.tool_calls)
                 if (
-                    s.fallback_index
+                    not clean
+                    or s.fallback_index
                     or s.retry_count
                     or s.cache_hit
                     or s.status == "error"
-                    or (preq and pserv and preq != pserv)
-                    or (req and got and differs(req, got))
-                    or not (
-                        tool_clean(s)
-                        if kind == "tool"
-                        else (
-                            (out := s.output_message) is None
-                            or not out.tool_calls
-                            or calls_clean(s, out.tool_calls)
-                        )
+                    or (preq and (pserv := s.provider_served) and preq != pserv)
+                    or (
+                        req
+                        and (got := served or s.model_routed)
+                        and models.get((req, got), True)
+                        and differs(req, got)
                     )
                 ):
                     special[row] = self._facts(s, first_idx + row)
