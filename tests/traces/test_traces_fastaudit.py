@@ -323,3 +323,12 @@ def test_a_json_value_that_is_not_an_object_is_an_input_error(tmp_path: Path) ->
     p.write_bytes(b"[1, 2]\n")
     with pytest.raises(InputError, match="byte 0 is a JSON list"):
         audit_file_fast(p, processes=1)
+
+
+@pytest.mark.parametrize("body", [b"", b"\n  \n"])
+def test_a_file_without_steps_gives_an_empty_report(tmp_path: Path, body: bytes) -> None:
+    p = tmp_path / "none.jsonl"
+    p.write_bytes(body)
+    report = audit_file_fast(p, processes=2)
+    assert report.summary.n_traces == report.summary.n_steps == 0
+    assert report.summary.classes == []
