@@ -242,7 +242,7 @@ def per_line(path: Path, n: int = 200_000) -> None:
 
     import orjson
 
-    from nullband.traces.audit import AuditContext
+    from nullband.traces.audit import AuditContext, StepFacts
     from nullband.traces.fastreduce import Reducer
     from nullband.traces.msgaudit import ChunkAuditor
     from nullband.traces.msgstep import decode_step as _DECODE
@@ -277,6 +277,16 @@ def per_line(path: Path, n: int = 200_000) -> None:
         auditor = ChunkAuditor(AuditContext(cfg))
         chunks[:] = [auditor.run(b, start, start << 20, "x") for b, start in blocks]
 
+    def run_chunks_stub() -> None:
+        # the same, with the reference per-step function replaced by a stub that returns
+        # no flag: the difference to the full run is what the reference function costs
+        auditor = ChunkAuditor(AuditContext(cfg))
+        auditor._facts = lambda s, idx: StepFacts(  # type: ignore[method-assign]
+            s.trace_id, s.step_id, 0.0, idx, None, s.kind, "-", None, False, False, []
+        )
+        for b, start in blocks:
+            auditor.run(b, start, start << 20, "x")
+
     def run_reduce() -> None:
         red = Reducer(cfg)
         for c in chunks:
@@ -288,6 +298,7 @@ def per_line(path: Path, n: int = 200_000) -> None:
         ("json.loads loop (the baseline's work)", run_json),
         ("orjson.loads loop", run_orjson),
         ("msgspec decode of the audited fields", run_decode),
+        ("worker, reference per-step function stubbed out", run_chunks_stub),
         ("worker: decode + screen + reference function on flagged rows", run_chunks),
         ("parent: merge + medians + verdicts", run_reduce),
     ):
