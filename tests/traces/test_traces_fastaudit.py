@@ -332,3 +332,21 @@ def test_a_file_without_steps_gives_an_empty_report(tmp_path: Path, body: bytes)
     report = audit_file_fast(p, processes=2)
     assert report.summary.n_traces == report.summary.n_steps == 0
     assert report.summary.classes == []
+
+
+def test_results_a_string_schema_accepts_give_the_reference_report(tmp_path: Path) -> None:
+    # the reference parses a string result that starts with "[" or "{" (or is empty)
+    # before checking it; a schema that accepts strings must not hide that
+    results = ["plain", "{not json", '{"a": 1}', "[1]", "", 5, None]
+    rows = [
+        {"trace_id": f"r{i}", "step_id": "1", "kind": "tool", "tool_name": "echo", "tool_result": r}
+        for i, r in enumerate(results)
+    ]
+    p = write_jsonl(tmp_path / "echo.jsonl", rows)
+    cfg = AuditConfig(
+        tool_schemas={"echo": {"type": "object"}},
+        result_schemas={"echo": {"type": "string", "minLength": 1}},
+    )
+    ref = _both(p, cfg, processes=1)
+    # "{not json" fails to parse, so the reference checks None: only "plain" passes
+    assert {t.trace_id for t in ref.traces if t.verdict == "clean"} == {"r0"}
