@@ -43,9 +43,13 @@ def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) ->
     +0.35-0.45 ms, p99 +0.9-1.5 ms (TTFT) and +0.8-0.9 ms (ITL).
     """
     out_tokens = 16
+    # The first requests of a run open the TCP connections (an accept and a protocol set-up
+    # on the server, a connect on the client), which delays their neighbours by up to a
+    # millisecond; like any load test, this one leaves a warm-up out of the figures.
     cfg = make_config(
         paced_server.base_url,
-        synthetic=SyntheticTraffic(rate=50, duration_s=4, output_tokens=out_tokens,
+        warmup_s=0.5,
+        synthetic=SyntheticTraffic(rate=50, duration_s=5, output_tokens=out_tokens,
                                    prompt_tokens=64),
     )  # fmt: skip
     truth = {"ttft": TTFT_MS, "tpot": PER_TOKEN_MS, "itl_event": PER_TOKEN_MS}
@@ -57,7 +61,8 @@ def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) ->
         noise = probe.stop()
         quiet |= noise <= QUIET_P99_MS
         s = res.summary
-        assert s.counts["ok"] == s.counts["planned"] >= 150
+        assert s.counts["ok"] == s.counts["planned"]
+        assert s.counts["measured"] >= 180
         assert s.counts["length_mismatch"] == 0  # pinned lengths were honoured
         errs = {k: v - truth[k.split(".")[0]] for k, v in _figures(res).items()}
         seen.append(
