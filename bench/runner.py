@@ -107,7 +107,9 @@ async def runner(
     cfg = eval_config(folder, base_url, conc)
     db = folder / "runs.db"
     _remove_store(folder)
-    env = {"thread": "0", "process": "1", "auto": "auto"}[mode]
+    env = {"thread": "0", "process": "1", "auto": os.environ.get("NULLBAND_STORE_PROCESS", "0")}[
+        mode
+    ]
     os.environ["NULLBAND_STORE_PROCESS"] = env
     prof = None
     if profile:

@@ -260,7 +260,7 @@ async def run_eval(
 
     own_store = store is None
     if store is None:
-        store = _open_store(config, len(plan.cases), shard_obj)
+        store = _open_store(config)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nullband-store")
     loop = asyncio.get_running_loop()
     metrics: RunMetrics | None = None
@@ -421,27 +421,20 @@ async def _execute(
             loop.remove_signal_handler(sig)
 
 
-PROCESS_STORE_MIN_CALLS = 2000
-"""Runs with at least this many calls write through a store process (see _open_store)."""
+def _open_store(config: EvalConfig) -> Store | ProcessStore:
+    """The run's store: on the runner's thread, or served by a child process when
+    ``NULLBAND_STORE_PROCESS=1``.
 
-
-def _open_store(config: EvalConfig, n_cases: int, shard: Shard | None) -> Store | ProcessStore:
-    """The run's store: in a child process for large runs on a machine with 2+ CPUs.
-
-    Writing records costs the runner's interpreter about as much CPU as its calls do
-    (bench/runner.md); a :class:`ProcessStore` moves that onto another core. Below
-    :data:`PROCESS_STORE_MIN_CALLS` the child's start-up (about half a second) is not
-    worth it. ``NULLBAND_STORE_PROCESS=1`` or ``0`` forces the choice.
+    The store process takes the store's CPU (row building, binding, commits) off the
+    runner's interpreter lock. On the 2-core benchmark machine, where the test server
+    holds the other core, it lowered the runner's own CPU per call but not its
+    throughput (bench/runner.md), so it is not the default; on a machine with cores to
+    spare, measure with ``bench/runner.py --modes both`` before turning it on.
     """
     from nullband.store import open_store
 
-    calls = n_cases * len(config.targets) * config.epochs // (shard.count if shard else 1)
-    mode = os.environ.get("NULLBAND_STORE_PROCESS", "auto").strip().lower()
-    if mode in ("1", "true", "yes") or (
-        mode not in ("0", "false", "no")
-        and calls >= PROCESS_STORE_MIN_CALLS
-        and (os.cpu_count() or 1) >= 2
-    ):
+    mode = os.environ.get("NULLBAND_STORE_PROCESS", "0").strip().lower()
+    if mode in ("1", "true", "yes"):
         return ProcessStore(config.store)
     return open_store(config.store)
 
