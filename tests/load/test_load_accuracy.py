@@ -39,8 +39,8 @@ def _figures(res: LoadResult) -> dict[str, float]:
 def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) -> None:
     """TTFT, TPOT and ITL at p50, p90 and p99 within 2 ms of the configured latencies.
 
-    Measured on the quiet shared 2-core VM (2026-12-04, bench/load.md): errors p50
-    +0.35-0.45 ms, p99 +0.9-1.5 ms (TTFT) and +0.8-0.9 ms (ITL).
+    Measured on the quiet shared 2-core VM (2026-12-04, bench/load.md): p50 errors
+    +0.3-0.35 ms, TTFT p99 +0.7-1.8 ms, ITL p99 within +0.9 ms, TPOT within 0.1 ms.
     """
     out_tokens = 16
     # The first requests of a run open the TCP connections (an accept and a protocol set-up
