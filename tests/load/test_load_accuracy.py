@@ -82,8 +82,8 @@ def test_known_latencies_within_2ms_at_50_rps(paced_server: SubprocessServer) ->
 
 
 def test_rate_the_client_cannot_hold_is_invalid(fast_server: SubprocessServer) -> None:
-    # 4000 streams/s of 32 tokens is far beyond one Python process (about 100-300/s on
-    # this kind of machine, see bench/load.md); the run must say so rather than report it.
+    # 4000 streams/s of 32 tokens is far beyond one Python process (about 0.5 ms of CPU
+    # per stream, see bench/load.md); the run must say so rather than report it.
     cfg = make_config(
         fast_server.base_url,
         synthetic=SyntheticTraffic(arrival="constant", rate=4000, requests=1500,
