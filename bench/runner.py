@@ -226,6 +226,8 @@ def main() -> int:
                 capture_output=True,
                 text=True,
                 check=True,
+                # the default store mode (the rounds above set the variable per mode)
+                env={k: v for k, v in os.environ.items() if k != "NULLBAND_STORE_PROCESS"},
             )
             res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
             both = res["peak_mb"] + res["store_peak_mb"]
