@@ -19,29 +19,13 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 import orjson
 
-from nullband.traces.validate import SchemaCheck
+from nullband.traces.validate import _SUPPORTED, SchemaCheck
 
 _ANNOTATIONS = {"title", "description", "default", "examples", "$comment", "format"}
 # "format" is an annotation for jsonschema's validators unless a format checker is given
-_KEYS = _ANNOTATIONS | {
-    "$schema",
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "items",
-    "minItems",
-    "maxItems",
-}
+# The keywords understood here: the compiled checks' (validate.py) without "$id", plus
+# "format" as an annotation.
+_KEYS = (_SUPPORTED - {"$id"}) | _ANNOTATIONS
 _COUNT = 0
 
 
