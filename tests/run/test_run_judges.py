@@ -80,14 +80,19 @@ async def test_run_spend_includes_judge_calls(tmp_path: Path) -> None:
         path = _config(tmp_path, srv.base_url, 6, None)
         with open_store(tmp_path / "runs.db") as store:
             summary = await _run(path, store)
-            record_usd, _ = store.spend(summary.run_id)
+            stored_usd, _ = store.spend(summary.run_id)
             recs = list(store.iter_records(summary.run_id))
+            totals = store.run_totals([summary.run_id])[summary.run_id]
+    record_usd = sum(r.cost_usd for r in recs)
     assert summary.status == "completed"
     assert both.judge_calls == 6
     assert all(r.scores["judge_rubric_grade"] == 4.0 for r in recs)
     assert summary.judge_spend_usd == pytest.approx(6 * judge_cost)
     assert summary.spend_usd == pytest.approx(record_usd + 6 * judge_cost)
     assert summary.run_spend_usd == pytest.approx(summary.spend_usd)
+    # the store keeps the judges' spend with the run (records alone would miss it)
+    assert stored_usd == pytest.approx(summary.spend_usd)
+    assert totals["usd"] == pytest.approx(summary.spend_usd)
 
 
 async def test_budget_cap_stops_judge_calls_too(tmp_path: Path) -> None:
@@ -111,3 +116,41 @@ async def test_budget_cap_stops_judge_calls_too(tmp_path: Path) -> None:
     assert len(recs) == 3
     assert len(unjudged) == 1
     assert "judge not asked" in unjudged[0].score_reasons.get("judge_rubric", "")
+
+
+@pytest.mark.parametrize("store_mode", ["given", "process"])
+async def test_resume_counts_what_the_judges_spent_before(
+    tmp_path: Path, store_mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eval calls 2 USD, judge calls 1 USD, one at a time. The first run stops at its
+    8 USD cap (2+1+2+1+2; the third record's judge call is refused). Resumed with a 13 USD
+    cap, 5 USD are left: 2+1+2, so exactly two more eval calls. Had the store forgotten
+    the judges' 2 USD, 7 would seem left and a third eval call would start."""
+    both = _Both()
+    async with TestServer(responder=both) as srv:
+        path = _config(tmp_path, srv.base_url, 20, {"usd": 8.0})
+        if store_mode == "process":  # the run opens its store in a child process
+            monkeypatch.setenv("NULLBAND_STORE_PROCESS", "1")
+            first = await _run(path, None)
+        else:
+            with open_store(tmp_path / "runs.db") as store:
+                first = await _run(path, store)
+        assert first.status == "stopped_budget"
+        assert (both.target_calls, both.judge_calls) == (3, 2)
+        text = path.read_text().replace("usd: 8.0", "usd: 13.0")
+        assert text != path.read_text()
+        path.write_text(text)
+        cfg = load_yaml_model(path, EvalConfig)
+        if store_mode == "process":
+            second = await run_eval(cfg, config_path=path, run_id=first.run_id, progress=False)
+        else:
+            with open_store(tmp_path / "runs.db") as store:
+                second = await run_eval(
+                    cfg, config_path=path, run_id=first.run_id, store=store, progress=False
+                )
+        with open_store(tmp_path / "runs.db") as store:
+            stored_usd, _ = store.spend(first.run_id)
+    assert second.status == "stopped_budget"
+    assert (both.target_calls, both.judge_calls) == (5, 3)
+    assert second.run_spend_usd == pytest.approx(13.0)
+    assert stored_usd == pytest.approx(13.0)

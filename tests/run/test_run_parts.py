@@ -277,13 +277,13 @@ class _FailingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def write_records(self, records: Any) -> None:
+    def write_records(self, records: Any, **kw: Any) -> None:
         from nullband.errors import StoreError
 
         self.batches += 1
         if self.batches == 2:
             raise StoreError("disk full (simulated)")
-        self.real.write_records(records)
+        self.real.write_records(records, **kw)
 
 
 async def test_store_failure_fails_the_run_with_the_store_error(tmp_path: Path) -> None:
@@ -313,9 +313,9 @@ class _NoCreateStore(_FailingStore):
 
         raise StoreError("cannot create the run (simulated)")
 
-    def write_records(self, records: Any) -> None:
+    def write_records(self, records: Any, **kw: Any) -> None:
         self.written += len(records)
-        self.real.write_records(records)
+        self.real.write_records(records, **kw)
 
 
 async def test_new_run_whose_creation_fails_writes_no_record(tmp_path: Path) -> None:
@@ -396,7 +396,7 @@ async def test_writer_bounds_waiting_records_and_reports_only_committed() -> Non
     committed: list[str] = []
 
     class _SlowStore:
-        def write_records(self, recs: Any) -> None:
+        def write_records(self, recs: Any, **kw: Any) -> None:
             gate.wait(5)
             written.extend(r.case_id for r in recs)
 

@@ -88,7 +88,7 @@ def _v1_rows(run_id: str) -> tuple[dict[str, object], dict[str, object]]:
 
 def _check_upgraded(url: str, run_id: str) -> None:
     with open_store(url) as store:
-        assert store.schema_version() == LATEST == 4
+        assert store.schema_version() == LATEST == 5
         run = store.get_run(run_id)
         assert run is not None
         assert run.created_at == datetime(2026, 5, 1, 8, tzinfo=UTC)
@@ -113,9 +113,14 @@ def _check_upgraded(url: str, run_id: str) -> None:
         assert rec.provenance.served == "m-1"
         assert rec.scores == {"pass": 1.0}
         assert store.spend(run_id) == (0.5, 120)
-        # The upgraded store takes new writes in the new shape.
-        store.write_records([make_record(run_id, "q2")])
+        # The upgraded store takes new writes in the new shape, judge spend (v5) included.
+        q2 = make_record(run_id, "q2")
+        store.write_records([q2], judge_spend=(0.25, 7))
         assert store.completed_keys(run_id) == {("q1", "cand", 0), ("q2", "cand", 0)}
+        usd, tokens = store.spend(run_id)
+        assert usd == pytest.approx(0.5 + q2.cost_usd + 0.25)
+        q2_tokens = q2.usage.input_tokens + q2.usage.output_tokens
+        assert tokens == 120 + q2_tokens + 7
 
 
 def test_upgrade_from_hand_written_v1_sqlite(tmp_path: Path) -> None:

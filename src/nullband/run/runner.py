@@ -98,6 +98,7 @@ class _Run:
         self.run_id = run_id
         self.budget = budget
         self.judge_budget = BudgetShare(budget)
+        self._judge_stored: tuple[float, int] = (0.0, 0)
         self.scoring = ScorerSet(scorers)
         self.metrics = metrics
         self.stop_reason: RunStatus | None = None
@@ -138,6 +139,14 @@ class _Run:
             self.workers_task.cancel()
 
     # -- committed batches ----------------------------------------------------------------
+
+    def judge_spend_delta(self) -> tuple[float, int]:
+        """What the judges spent since the last batch (stored with the next batch, so a
+        resumed run's budget counts it; the run fails if that write fails)."""
+        usd, tokens = self.judge_budget.own_usd, self.judge_budget.own_tokens
+        delta = (usd - self._judge_stored[0], tokens - self._judge_stored[1])
+        self._judge_stored = (usd, tokens)
+        return delta
 
     def on_commit(self, batch: Sequence[Record]) -> None:
         for rec in batch:
@@ -377,7 +386,13 @@ async def _execute(
 
     loop = asyncio.get_running_loop()
     cfg = state.plan.config
-    writer = RecordWriter(state.store, state.executor, state.on_commit, ready=opening)
+    writer = RecordWriter(
+        state.store,
+        state.executor,
+        state.on_commit,
+        ready=opening,
+        extra_spend=state.judge_spend_delta,
+    )
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -10,6 +10,7 @@ fills up, so batches grow with load and the per-record commit cost falls.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,8 @@ class RecordWriter:
         queue_size: records waiting at most; ``put`` waits beyond it.
         ready: awaited before the first write (the run's creation, when calls start
             while it is still being stored); its failure stops the writer.
+        extra_spend: called before each batch; returns the (USD, tokens) the run's judge
+            calls spent since the previous call, stored in the batch's transaction.
 
     Records wait in a plain list, not an ``asyncio.Queue``: ``put`` is an append and, when
     the writer sleeps, one event set (a queue costs a few microseconds per record in
@@ -45,6 +48,7 @@ class RecordWriter:
         max_batch: int = 2048,
         queue_size: int = 8192,
         ready: Awaitable[Any] | None = None,
+        extra_spend: Callable[[], tuple[float, int]] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -52,6 +56,7 @@ class RecordWriter:
         self.max_batch = max_batch
         self.queue_size = queue_size
         self._ready = ready
+        self._extra_spend = extra_spend
         self._items: list[Record] = []
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
@@ -98,7 +103,11 @@ class RecordWriter:
                 batch = items[: self.max_batch]
                 del items[: self.max_batch]
                 self._space.set()
-                await loop.run_in_executor(self.executor, self.store.write_records, batch)
+                spend = self._extra_spend() if self._extra_spend is not None else None
+                await loop.run_in_executor(
+                    self.executor,
+                    functools.partial(self.store.write_records, batch, judge_spend=spend),
+                )
                 self.batches += 1
                 self.written += len(batch)
                 self.on_commit(batch)

@@ -40,7 +40,8 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
             elif op == "payloads":
                 from nullband.store._rows import payload_rows
 
-                store.write_record_rows(payload_rows(msg[1], store.dialect), msg[2])
+                rows = payload_rows(msg[1], store.dialect)
+                store.write_record_rows(rows, msg[2], judge_spend=msg[3])
                 value = None
             elif op == "call":
                 value = getattr(store, msg[1])(*msg[2], **msg[3])

@@ -84,10 +84,13 @@ class Store(Protocol):
         """Record a status change."""
         ...
 
-    def write_records(self, records: Sequence[Record]) -> None:
+    def write_records(
+        self, records: Sequence[Record], *, judge_spend: tuple[float, int] | None = None
+    ) -> None:
         """Insert or replace records by (run_id, case_id, target, epoch), in one transaction.
 
-        Durable when this returns.
+        Durable when this returns. ``judge_spend`` (USD, tokens) is added to the run's
+        judge spend in the same transaction; ``spend`` includes it.
         """
         ...
 
@@ -108,7 +111,7 @@ class Store(Protocol):
         ...
 
     def spend(self, run_id: str) -> tuple[float, int]:
-        """(USD, tokens) spent so far by a run's records."""
+        """(USD, tokens) spent so far by a run: its records and its judge calls."""
         ...
 
     def close(self) -> None:

@@ -191,11 +191,27 @@ def _v4_superseded_spend(conn: Connection) -> None:
         conn.execute(text(ddl))
 
 
+def _v5_judge_spend(conn: Connection) -> None:
+    """Keep what a run's judge calls cost.
+
+    Judge scorers charge the run's budget, but their calls leave no record of their own;
+    without these columns a resumed run forgot what its judges had spent and could pass
+    its cap by that much. The runner adds each batch's judge spend in the transaction
+    that writes the batch's records.
+    """
+    for ddl in (
+        "ALTER TABLE runs ADD COLUMN judge_cost_usd FLOAT NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN judge_tokens INTEGER NOT NULL DEFAULT 0",
+    ):
+        conn.execute(text(ddl))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "base: runs and records", _v1_base),
     Migration(2, "run_cases with case bodies; records time index", _v2_run_cases),
     Migration(3, "records time index covers the paging key", _v3_time_index),
     Migration(4, "records keep the spend of replaced calls", _v4_superseded_spend),
+    Migration(5, "runs keep their judges' spend", _v5_judge_spend),
 ]
 """Every migration, in order. The last version is the schema this code reads and writes."""
 

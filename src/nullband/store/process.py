@@ -107,7 +107,9 @@ class ProcessStore:
 
     # -- what a run calls -------------------------------------------------------------
 
-    def write_records(self, recs: Sequence[Record]) -> None:
+    def write_records(
+        self, recs: Sequence[Record], *, judge_spend: tuple[float, int] | None = None
+    ) -> None:
         """Write records in one transaction; durable when this returns.
 
         Each record is serialised here once (its body JSON and score columns); the child
@@ -115,7 +117,7 @@ class ProcessStore:
         """
         if recs:
             payloads = [_rows.record_payload(r) for r in recs]
-            self._request(("payloads", payloads, recs[0].run_id))
+            self._request(("payloads", payloads, recs[0].run_id, judge_spend))
 
     def run_function(self, path: str, *args: Any) -> Any:
         """``module:function(store, *args)`` run in the child with its store (nullband only)."""
@@ -141,7 +143,7 @@ class ProcessStore:
         return iter(recs)
 
     def spend(self, run_id: str) -> tuple[float, int]:
-        """(USD, tokens) spent so far by a run's records."""
+        """(USD, tokens) spent so far by a run: its records and its judge calls."""
         usd, tokens = self._call("spend", run_id)
         return float(usd), int(tokens)
 

@@ -49,6 +49,9 @@ runs = Table(
     # v1 kept case metadata here as JSON; since v2 it lives in run_cases and this is "{}".
     Column("cases", Text, nullable=False),
     Column("note", Text),
+    # v5: what the run's judge calls cost (they have no records of their own)
+    Column("judge_cost_usd", Float, nullable=False, server_default="0"),
+    Column("judge_tokens", Integer, nullable=False, server_default="0"),
 )
 
 records = Table(

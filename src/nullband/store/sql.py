@@ -299,19 +299,40 @@ class SqlStore:
 
     # -- records ----------------------------------------------------------------------
 
-    def write_records(self, recs: Sequence[Record]) -> None:
+    def write_records(
+        self, recs: Sequence[Record], *, judge_spend: tuple[float, int] | None = None
+    ) -> None:
         """Insert or replace records by (run_id, case_id, target, epoch), in one transaction.
 
         Durable when this returns. Within one batch, a later record with the same key wins.
+        ``judge_spend`` (USD, tokens) is added to the run's judge spend in the same
+        transaction (what the run's judge calls cost since the previous batch).
         """
         if not recs:
             return
-        self.write_record_rows(_rows.record_rows(recs, self.dialect), recs[0].run_id)
+        rows = _rows.record_rows(recs, self.dialect)
+        self.write_record_rows(rows, recs[0].run_id, judge_spend=judge_spend)
 
-    def write_record_rows(self, rows: Sequence[tuple[Any, ...]], run_id: str) -> None:
+    def write_record_rows(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        run_id: str,
+        *,
+        judge_spend: tuple[float, int] | None = None,
+    ) -> None:
         """Write rows built by :func:`nullband.store._rows.record_rows` (one transaction)."""
         with self._tx("write records", write=True, run_id=run_id) as conn:
             _executemany(conn, self._records_sql, rows)
+            if judge_spend is not None and (judge_spend[0] or judge_spend[1]):
+                c = runs.c
+                conn.execute(
+                    update(runs)
+                    .where(c.run_id == run_id)
+                    .values(
+                        judge_cost_usd=c.judge_cost_usd + float(judge_spend[0]),
+                        judge_tokens=c.judge_tokens + int(judge_spend[1]),
+                    )
+                )
 
     def completed_keys(self, run_id: str) -> set[RecordKey]:
         """Keys of records with status 'ok'."""
@@ -455,7 +476,8 @@ class SqlStore:
             conn.execute(stmt, params)
 
     def spend(self, run_id: str) -> tuple[float, int]:
-        """(USD, input+output tokens) spent so far by a run's calls, replaced ones included."""
+        """(USD, input+output tokens) spent so far by a run: its calls (replaced ones
+        included) and its judge calls."""
         r = records.c
         with self._tx("read spend", write=False, run_id=run_id) as conn:
             usd, tokens = conn.execute(
@@ -466,10 +488,16 @@ class SqlStore:
                     ),
                 ).where(r.run_id == run_id)
             ).one()
+            judge = conn.execute(
+                select(runs.c.judge_cost_usd, runs.c.judge_tokens).where(runs.c.run_id == run_id)
+            ).first()
+        if judge is not None:
+            usd, tokens = float(usd) + float(judge[0]), int(tokens) + int(judge[1])
         return float(usd), int(tokens)
 
     def run_totals(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Per run: records, ok records, USD, tokens and served models per target."""
+        """Per run: records, ok records, USD and tokens (judge calls included) and served
+        models per target."""
         r = records.c
         out: dict[str, dict[str, Any]] = {
             rid: {"records": 0, "ok": 0, "usd": 0.0, "tokens": 0, "served": {}} for rid in run_ids
@@ -500,6 +528,13 @@ class SqlStore:
                 if served is not None:
                     per = t["served"].setdefault(target, {})
                     per[served] = per.get(served, 0) + int(n)
+            c = runs.c
+            judged = select(c.run_id, c.judge_cost_usd, c.judge_tokens).where(
+                c.run_id.in_(list(run_ids))
+            )
+            for rid, usd, tokens in conn.execute(judged):  # the run's judge calls
+                out[rid]["usd"] += float(usd)
+                out[rid]["tokens"] += int(tokens)
         return out
 
     def close(self) -> None:
