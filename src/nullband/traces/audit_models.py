@@ -160,34 +160,25 @@ class AuditReport:
 
     def iter_json(self) -> Iterator[bytes]:
         """One JSON line (a :class:`TraceAudit`) per trace, without building models."""
-        for tid, tc, verdict, n, flags in self.rows:
-            yield orjson.dumps(
-                {
-                    "schema_version": AUDIT_SCHEMA_VERSION,
-                    "trace_id": tid,
-                    "task_class": tc,
-                    "verdict": verdict,
-                    "n_steps": n,
-                    "flags": [
-                        {"code": c, "step_id": sid, "reason": why, "severity": sev}
-                        for c, sid, why, sev in flags
-                    ],
-                }
-            )
+        for row in self.rows:
+            yield orjson.dumps({"schema_version": AUDIT_SCHEMA_VERSION, **_row_fields(row)})
+
+
+def _row_fields(row: AuditRow) -> dict[str, Any]:
+    """A compact row's :class:`TraceAudit` fields (schema_version aside)."""
+    tid, tc, verdict, n, flags = row
+    return {
+        "trace_id": tid,
+        "task_class": tc,
+        "verdict": verdict,
+        "n_steps": n,
+        "flags": [
+            {"code": c, "step_id": sid, "reason": why, "severity": sev}
+            for c, sid, why, sev in flags
+        ],
+    }
 
 
 def row_to_audit(row: AuditRow) -> TraceAudit:
     """The :class:`TraceAudit` of a compact row."""
-    tid, tc, verdict, n, flags = row
-    return TraceAudit.model_validate(
-        {
-            "trace_id": tid,
-            "task_class": tc,
-            "verdict": verdict,
-            "n_steps": n,
-            "flags": [
-                {"code": c, "step_id": sid, "reason": why, "severity": sev}
-                for c, sid, why, sev in flags
-            ],
-        }
-    )
+    return TraceAudit.model_validate(_row_fields(row))

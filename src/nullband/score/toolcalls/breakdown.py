@@ -118,20 +118,18 @@ def tool_rows(
         fingerprint=record.provenance.fingerprint,
     )
     for tool, a in sorted(acc.items()):
+        common = {
+            "case_id": f"{case.id}::{tool}",
+            "case_hash": record.case_hash,
+            "epoch": record.epoch,
+            "segments": {**case.segments, "tool": tool},
+            "weight": case.weight,
+            "adversarial": case.adversarial,
+            "cluster": case.cluster or case.id,
+            "model": model,
+        }
         if record.status != "ok":
-            rows.append(
-                ResultRow(
-                    case_id=f"{case.id}::{tool}",
-                    case_hash=record.case_hash,
-                    epoch=record.epoch,
-                    segments={**case.segments, "tool": tool},
-                    weight=case.weight,
-                    adversarial=case.adversarial,
-                    cluster=case.cluster or case.id,
-                    model=model,
-                    error=record.error or "call failed",
-                )
-            )
+            rows.append(ResultRow(**common, error=record.error or "call failed"))
             continue
         scores: dict[str, float | None] = {
             "selection": a.right / a.gold if a.gold else None,
@@ -140,19 +138,7 @@ def tool_rows(
             "length_delta": float(a.taken - a.gold),
             "pass": (1.0 if a.exact == a.gold == a.taken else 0.0) if a.gold else None,
         }
-        rows.append(
-            ResultRow(
-                case_id=f"{case.id}::{tool}",
-                case_hash=record.case_hash,
-                epoch=record.epoch,
-                segments={**case.segments, "tool": tool},
-                weight=case.weight,
-                adversarial=case.adversarial,
-                cluster=case.cluster or case.id,
-                scores=scores,
-                model=model,
-            )
-        )
+        rows.append(ResultRow(**common, scores=scores))
     return rows
 
 
