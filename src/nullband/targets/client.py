@@ -1,7 +1,8 @@
 """The target client: OpenAI-compatible chat completions over one pooled HTTP session.
 
-One :class:`TargetClient` per target holds one ``aiohttp`` session whose connection pool
-is sized to the target's concurrency. :meth:`TargetClient.chat` sends one call, retries
+One :class:`TargetClient` per target holds one keep-alive connection pool
+(:class:`~nullband.targets.http1.Http1Pool`) and admits at most the target's concurrency
+of calls at a time. :meth:`TargetClient.chat` sends one call, retries
 it under the retry policy (same model, same provider, every attempt recorded), charges
 the budget and returns a :class:`CallOutcome`; it never raises for a failed call.
 
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 
-import aiohttp
 import orjson
 
 from nullband.config.models import RetryConfig
@@ -30,6 +30,7 @@ from nullband.targets._fast import build
 from nullband.targets.budget import Budget
 from nullband.targets.config import TargetConfig
 from nullband.targets.gateways import GatewayInfo, model_matches, profile_for
+from nullband.targets.http1 import Http1Pool, ProtocolError, TransportError
 from nullband.targets.parse import Completion, MalformedResponse, StreamAccumulator, parse_body
 from nullband.targets.ratelimit import RateLimiter
 from nullband.targets.retry import Backoff, classify_status, parse_retry_after
@@ -103,12 +104,11 @@ class TargetClient:
         self.budget = budget
         self._backoff = Backoff(self.retry, seed=seed)
         self._profile = profile_for(target.gateway)
-        self._url = target.base_url.rstrip("/") + "/chat/completions"
+        self._path = "/chat/completions"
         self._limiter = RateLimiter(target.rpm) if target.rpm else None
         self._key: str | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._timeout = aiohttp.ClientTimeout(total=target.timeout_s)
 
     async def __aenter__(self) -> TargetClient:
         self._key = self.target.api_key()
@@ -116,10 +116,13 @@ class TargetClient:
         headers.update(self.target.headers)
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        conn = aiohttp.TCPConnector(limit=self.target.concurrency, limit_per_host=0)
-        self._session = aiohttp.ClientSession(
-            headers=headers, connector=conn, timeout=self._timeout, auto_decompress=True
-        )
+        try:
+            self._pool = Http1Pool(self.target.base_url, headers, max_idle=self.target.concurrency)
+        except ValueError as exc:
+            raise UsageError(
+                f"target {self.target.name!r}: {exc}",
+                hint="check the target's base_url and headers in the config",
+            ) from None
         self._sem = asyncio.Semaphore(self.target.concurrency)
         return self
 
@@ -129,9 +132,9 @@ class TargetClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key (if any) replaced by ``[redacted]``."""
@@ -183,7 +186,7 @@ class TargetClient:
             BudgetExceeded: a budget cap was reached before the call started.
             UsageError: the client was not opened with ``async with``.
         """
-        if self._session is None or self._sem is None:
+        if self._pool is None or self._sem is None:
             raise UsageError("TargetClient used outside 'async with'")
         payload = self.build_body(messages, tools, params)
         request_hash = hashlib.sha256(payload).hexdigest()[:16]
@@ -323,9 +326,12 @@ class TargetClient:
     async def _attempt(
         self, payload: bytes, headers: dict[str, str], t0: float
     ) -> _Failure | tuple[Completion, Any, float | None, int]:
-        assert self._session is not None
+        pool = self._pool
+        assert pool is not None
+        resp = None
         try:
-            async with self._session.post(self._url, data=payload, headers=headers) as resp:
+            async with asyncio.timeout(self.target.timeout_s):
+                resp = await pool.post(self._path, payload, headers)
                 status = resp.status
                 if status >= 400:
                     snippet = (await resp.read())[:_ERROR_SNIPPET].decode("utf-8", "replace")
@@ -335,12 +341,12 @@ class TargetClient:
                         retryable,
                         self.scrub(f"HTTP {status}: {snippet}".strip()),
                         status=status,
-                        retry_after_s=parse_retry_after(resp.headers.get("Retry-After")),
+                        retry_after_s=parse_retry_after(resp.headers.get("retry-after")),
                     )
                 if self.target.stream:
                     acc = StreamAccumulator()
                     ttft: float | None = None
-                    async for line in resp.content:
+                    async for line in resp.lines():
                         if acc.feed(line) and ttft is None:
                             ttft = time.perf_counter() - t0
                     return acc.result(), resp.headers, ttft, status
@@ -349,7 +355,10 @@ class TargetClient:
             return _Failure("malformed", True, self.scrub(str(exc)), status=200)
         except TimeoutError:
             return _Failure("timeout", True, f"timed out after {self.target.timeout_s:g}s")
-        except aiohttp.ClientResponseError as exc:
-            return _Failure("malformed", True, self.scrub(f"bad HTTP response: {exc.message}"))
-        except (aiohttp.ClientError, OSError) as exc:
+        except ProtocolError as exc:
+            return _Failure("malformed", True, self.scrub(f"bad HTTP response: {exc}"))
+        except (TransportError, OSError) as exc:
             return _Failure("connection", True, self.scrub(f"{type(exc).__name__}: {exc}"))
+        finally:
+            if resp is not None:
+                pool.release(resp)
