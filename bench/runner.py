@@ -8,7 +8,7 @@ Figures:
 - peak memory (ru_maxrss of the runner process) of a 100,000-case run.
 
 Usage: .venv/bin/python bench/runner.py [--requests 10000] [--concurrency 128]
-       [--rounds 3] [--memory-cases 100000] [--modes both|thread|process|auto] [--profile]
+       [--rounds 3] [--memory-cases 100000] [--modes both|thread|process|auto] [--profile] [--lean-floor]
 
 CPU per request of the runner includes its store process (reaped at the end of the
 run, so ``RUSAGE_CHILDREN`` holds it); the server's CPU is never counted.
@@ -70,6 +70,32 @@ async def floor(base_url: str, n: int, conc: int) -> tuple[float, float]:
         c0, t0 = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
         return time.perf_counter() - t0, time.process_time() - c0
+
+
+async def lean_floor(base_url: str, n: int, conc: int) -> tuple[float, float]:
+    """The floor's loop on nullband's own HTTP client (``Http1Pool``) instead of aiohttp."""
+    from nullband.targets.http1 import Http1Pool
+
+    pool = Http1Pool(base_url, {"Content-Type": "application/json"}, max_idle=conc)
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for i in todo:
+            body = orjson.dumps(
+                {"model": "m-2026-01-01", "messages": [{"role": "user", "content": f"echo {i}"}]}
+            )
+            resp = await pool.post("/chat/completions", body, {})
+            try:
+                data = orjson.loads(await resp.read())
+            finally:
+                pool.release(resp)
+            assert data["choices"][0]["message"]["content"] == f"echo {i}"
+
+    c0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    await pool.close()
+    return wall, cpu
 
 
 def eval_config(folder: Path, base_url: str, conc: int) -> EvalConfig:
@@ -170,6 +196,11 @@ def main() -> int:
         default="both",
         help="store modes to run: the runner's thread, a store process, or both",
     )
+    ap.add_argument(
+        "--lean-floor",
+        action="store_true",
+        help="also run the floor's loop on nullband's HTTP client (its own cost)",
+    )
     ap.add_argument("--memory-child", nargs=2, metavar=("FOLDER", "BASE_URL"))
     args = ap.parse_args()
     if args.memory_child:
@@ -188,6 +219,10 @@ def main() -> int:
             results["floor"].append(asyncio.run(floor(srv.base_url, n, conc)))
             f = results["floor"][-1]
             line = f"round {r + 1}: floor {n / f[0]:,.0f} req/s ({f[1] / n * 1e3:.3f} ms CPU/req)"
+            if args.lean_floor:
+                lf = asyncio.run(lean_floor(srv.base_url, n, conc))
+                results.setdefault("lean floor", []).append(lf)
+                line += f"; lean floor {n / lf[0]:,.0f} req/s ({lf[1] / n * 1e3:.3f} ms CPU/req)"
             for m in modes:
                 prof = args.profile and r == 0
                 u = asyncio.run(runner(folder, srv.base_url, conc, n, profile=prof, mode=m))
@@ -202,7 +237,7 @@ def main() -> int:
                 rate = statistics.median(n / w for w, _ in v)
                 cpu = statistics.median(c / n * 1e3 for _, c in v)
                 line = f"median {k}: {rate:,.0f} req/s, {cpu:.3f} ms CPU/req"
-                if k != "floor":
+                if k not in ("floor", "lean floor"):
                     ratios = [f[0] / u[0] for f, u in zip(results["floor"], v, strict=True)]
                     line += (
                         f"; runner/floor per round: median {statistics.median(ratios):.0%}, "
