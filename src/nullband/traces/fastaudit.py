@@ -25,14 +25,16 @@ from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastreduce import Reducer
 from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts
+from nullband.traces.native import make_auditor, native_available
 
 _AUDITOR: ChunkAuditor | None = None
 _PATH: str = ""
 
 
-def _init(path: str, config_json: bytes) -> None:
+def _init(path: str, config_json: bytes, native: bool) -> None:
     global _AUDITOR, _PATH
-    _AUDITOR = ChunkAuditor(AuditContext(AuditConfig.model_validate_json(config_json)))
+    ctx = AuditContext(AuditConfig.model_validate_json(config_json))
+    _AUDITOR = make_auditor(ctx, native)
     _PATH = path
     gc.disable()  # the facts are acyclic; collection only costs time here
 
@@ -70,10 +72,12 @@ def audit_file_fast(
     *,
     processes: int | None = None,
     chunk_mb: int = 16,
+    native: bool | None = None,
 ) -> AuditReport:
     """Audit a generic JSONL file with ``processes`` worker processes (default: all CPUs).
 
     Gives the same report as :func:`nullband.traces.audit.audit_traces` on the same steps.
+    ``native``: use the C scanner (:mod:`nullband.traces.native`); None: when it is built.
 
     Raises:
         InputError: the file is missing, compressed, or has a line that is not a valid
@@ -88,11 +92,13 @@ def audit_file_fast(
     n_proc = processes or os.cpu_count() or 1
     n_chunks = max(n_proc, p.stat().st_size // (chunk_mb << 20) + 1)
     jobs = _cuts(p, n_chunks)
+    if native is None:
+        native = native_available()
     reducer = Reducer(cfg)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for chunk in _run(jobs, str(p), cfg, n_proc):
+        for chunk in _run(jobs, str(p), cfg, n_proc, native):
             reducer.add(chunk)
         return reducer.report()
     finally:
@@ -101,14 +107,16 @@ def audit_file_fast(
 
 
 def _run(
-    jobs: list[tuple[int, int, int]], path: str, cfg: AuditConfig, n_proc: int
+    jobs: list[tuple[int, int, int]], path: str, cfg: AuditConfig, n_proc: int, native: bool
 ) -> Iterator[ChunkFacts]:
     cfg_json = cfg.model_dump_json().encode()
     if n_proc == 1:
-        _init(path, cfg_json)
+        _init(path, cfg_json, native)
         for job in jobs:
             yield _chunk(job)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(n_proc, initializer=_init, initargs=(path, cfg_json)) as pool:
+    with mp.get_context(method).Pool(
+        n_proc, initializer=_init, initargs=(path, cfg_json, native)
+    ) as pool:
         yield from pool.imap(_chunk, jobs)

@@ -16,6 +16,8 @@ changes the trace.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,6 +39,8 @@ from nullband.traces.msgstep import (
     validated_facts,
 )
 from nullband.traces.validate import SchemaCheck
+
+_INF = float("inf")
 
 
 class ChunkFacts(NamedTuple):
@@ -217,14 +221,49 @@ class ChunkAuditor:
             return False
         return True
 
+    def row(self, line: bytes, offset: Callable[[], int], idx: int, path: str) -> Row | None:
+        """The facts of one line (None for a blank line); ``offset()`` is its file offset
+        (asked only for the error message of a line the reference refuses)."""
+        try:
+            s = decode_step(line)
+        except DECODE_ERRORS:
+            if not line.strip():
+                return None
+            f = validated_facts(line, offset(), idx, self.ctx, path)
+            return (f.trace_id, f.step_id, f.ts, f.task_class, f.kind, f.label, f.duration, f)
+        kind = s.kind
+        st = s.started_at
+        served = s.model_served
+        req = s.model_requested
+        preq = s.provider_requested
+        if kind == "tool":
+            label = s.tool_name or s.name or "-"
+            clean = self._tool_clean(s)
+        else:
+            label = served or req or s.name or "-"
+            out = s.output_message
+            clean = out is None or not out.tool_calls or self._calls_clean(s, out.tool_calls)
+        special = None
+        if (
+            not clean
+            or s.fallback_index
+            or s.retry_count
+            or s.cache_hit
+            or s.status == "error"
+            or (preq and (pserv := s.provider_served) and preq != pserv)
+            or (
+                req
+                and (got := served or s.model_routed)
+                and self._models.get((req, got), True)
+                and self._model_differs(req, got)
+            )
+        ):
+            special = self._facts(s, idx)
+        ts = st.timestamp() if st is not None else _INF
+        return (s.trace_id, s.step_id, ts, s.task_class, kind, label, s.duration_ms, special)
+
     def run(self, data: bytes, start: int, first_idx: int, path: str) -> ChunkFacts:
         """Facts of the lines in ``data`` (the bytes at offset ``start`` of ``path``)."""
-        ctx = self.ctx
-        decode = decode_step
-        differs = self._model_differs
-        models = self._models
-        tool_clean = self._tool_clean
-        calls_clean = self._calls_clean
         tmap: dict[str, int] = {}
         kmap: dict[tuple[str | None, str, str], int] = {}
         tcode: list[int] = []
@@ -234,64 +273,21 @@ class ChunkAuditor:
         sids: list[str] = []
         special: dict[int, StepFacts] = {}
         nan = float("nan")
-        inf = float("inf")
         prev_tid = None
         tc = -1
         row = 0
         blank = 0
+        row_facts = self.row
         for line in io.BytesIO(data):
-            try:
-                s = decode(line)
-            except DECODE_ERRORS:
-                if not line.strip():
-                    blank += 1
-                    continue
-                f = validated_facts(
-                    line, line_offset(data, row + blank, start), first_idx + row, ctx, path
-                )
+            got = row_facts(
+                line, partial(line_offset, data, row + blank, start), first_idx + row, path
+            )
+            if got is None:
+                blank += 1
+                continue
+            tid, sid, ts, task, kind, label, dur, f = got
+            if f is not None:
                 special[row] = f
-                tid, sid, ts, task, kind, label, dur = (
-                    f.trace_id,
-                    f.step_id,
-                    f.ts,
-                    f.task_class,
-                    f.kind,
-                    f.label,
-                    f.duration,
-                )
-            else:
-                tid = s.trace_id
-                sid = s.step_id
-                kind = s.kind
-                task = s.task_class
-                dur = s.duration_ms
-                st = s.started_at
-                ts = st.timestamp() if st is not None else inf
-                served = s.model_served
-                req = s.model_requested
-                preq = s.provider_requested
-                if kind == "tool":
-                    label = s.tool_name or s.name or "-"
-                    clean = tool_clean(s)
-                else:
-                    label = served or req or s.name or "-"
-                    out = s.output_message
-                    clean = out is None or not out.tool_calls or calls_clean(s, out.tool_calls)
-                if (
-                    not clean
-                    or s.fallback_index
-                    or s.retry_count
-                    or s.cache_hit
-                    or s.status == "error"
-                    or (preq and (pserv := s.provider_served) and preq != pserv)
-                    or (
-                        req
-                        and (got := served or s.model_routed)
-                        and models.get((req, got), True)
-                        and differs(req, got)
-                    )
-                ):
-                    special[row] = self._facts(s, first_idx + row)
             if tid != prev_tid:
                 t = tmap.get(tid)
                 if t is None:
@@ -308,42 +304,81 @@ class ChunkAuditor:
             tss.append(ts)
             sids.append(sid)
             row += 1
-        trace_ids = list(tmap)
-        keys = list(kmap)
-        tarr = np.array(tcode, dtype=np.int64)
-        rows: dict[int, AuditRow] = {}
-        if special:
-            # speculative per-trace rows, so the parent rarely runs finalize itself
-            groups: dict[int, list[StepFacts]] = {}
-            flagged = np.array(sorted({tcode[r] for r in special}), dtype=np.int64)
-            for r in np.flatnonzero(np.isin(tarr, flagged)).tolist():
-                t = tcode[r]
-                known = special.get(r)
-                if known is not None:
-                    f = known
-                else:
-                    task, kind, label = keys[kcode[r]]
-                    d = durs[r]
-                    none = d != d
-                    f = StepFacts(
-                        trace_ids[t], sids[r], tss[r], first_idx + r, task, kind, label,
-                        None if none else d, not none, False, [],
-                    )  # fmt: skip
-                groups.setdefault(t, []).append(f)
-            cfg = ctx.config
-            rows = {t: finalize(g, {}, cfg) for t, g in groups.items()}
-        return ChunkFacts(
+        return pack(
+            self.ctx,
             first_idx,
-            trace_ids,
-            tarr,
-            keys,
+            list(tmap),
+            np.array(tcode, dtype=np.int64),
+            list(kmap),
             np.array(kcode, dtype=np.int64),
             np.array(durs, dtype=np.float64),
             np.array(tss, dtype=np.float64),
-            _join(sids),
-            {r: tuple(f) for r, f in special.items()},
-            rows,
+            (_join(sids), sids.__getitem__),
+            special,
         )
+
+
+Row = tuple[str, str, float, str | None, str, str, float | None, StepFacts | None]
+"""(trace id, step id, start time, task class, kind, label, duration, the reference
+per-step facts when the row may carry a flag)."""
+
+
+def pack(
+    ctx: AuditContext,
+    first_idx: int,
+    trace_ids: list[str],
+    tcode: np.ndarray,
+    keys: list[tuple[str | None, str, str]],
+    kcode: np.ndarray,
+    dur: np.ndarray,
+    ts: np.ndarray,
+    step_ids: tuple[str | list[str], Callable[[int], str]],
+    special: dict[int, StepFacts],
+) -> ChunkFacts:
+    """A chunk's facts, with the speculative per-trace rows of its flagged traces.
+
+    ``step_ids`` is (the ids as :attr:`ChunkFacts.step_ids` holds them, row -> step id).
+    """
+    rows: dict[int, AuditRow] = {}
+    if special:
+        # speculative per-trace rows, so the parent rarely runs finalize itself
+        groups: dict[int, list[StepFacts]] = {}
+        flagged = np.array(sorted({int(tcode[r]) for r in special}), dtype=np.int64)
+        sel = np.flatnonzero(np.isin(tcode, flagged))
+        sid_of = step_ids[1]
+        for r, t, k, d, ts_r in zip(
+            sel.tolist(),
+            tcode[sel].tolist(),
+            kcode[sel].tolist(),
+            dur[sel].tolist(),
+            ts[sel].tolist(),
+            strict=True,
+        ):
+            known = special.get(r)
+            if known is not None:
+                f = known
+            else:
+                task, kind, label = keys[k]
+                none = d != d
+                f = StepFacts(
+                    trace_ids[t], sid_of(r), ts_r, first_idx + r, task, kind, label,
+                    None if none else d, not none, False, [],
+                )  # fmt: skip
+            groups.setdefault(t, []).append(f)
+        cfg = ctx.config
+        rows = {t: finalize(g, {}, cfg) for t, g in groups.items()}
+    return ChunkFacts(
+        first_idx,
+        trace_ids,
+        tcode,
+        keys,
+        kcode,
+        dur,
+        ts,
+        step_ids[0],
+        {r: tuple(f) for r, f in special.items()},
+        rows,
+    )
 
 
 def _join(ids: list[str]) -> str | list[str]:
