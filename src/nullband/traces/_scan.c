@@ -13,6 +13,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef unsigned char u8;
 
@@ -380,9 +383,22 @@ static int scan_string(Ctx *c, const u8 **s, const u8 **e, int *esc) {
     *s = p;
     *esc = 0;
     for (;;) {
-        while (p + 8 <= end && !(STOP[p[0]] | STOP[p[1]] | STOP[p[2]] | STOP[p[3]] | STOP[p[4]] |
-                                 STOP[p[5]] | STOP[p[6]] | STOP[p[7]]))
-            p += 8;
+#ifdef __SSE2__
+        /* 16 bytes at a time: a quote, a backslash, or a byte < 0x20 or >= 0x80 (signed) */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (p + 16 <= end) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                                     _mm_cmplt_epi8(x, space));
+            int mask = _mm_movemask_epi8(m);
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            p += 16;
+        }
+#endif
         while (p < end && !STOP[*p]) p++;
         if (p >= end) return BAD;
         u8 ch = *p;
@@ -558,18 +574,55 @@ static int scan_number(Ctx *c, Num *n) {
     return OK;
 }
 
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The double nearest to a JSON number (as Python's float() reads it). With at most 15
+ * significant digits and a power of ten up to 22, mantissa and power are exact doubles
+ * and one IEEE multiplication or division rounds correctly (Clinger's fast path);
+ * other numbers go through CPython's correctly rounded reader. */
 static int num_double(const Num *n, double *out) {
     char tmp[32];
     Py_ssize_t len = n->e - n->s;
     if (len >= (Py_ssize_t)sizeof(tmp)) return -1;
+    {
+        long long m = 0;
+        int sig = 0, frac = 0, in_frac = 0;
+        long ex = 0;
+        const u8 *p = n->s + n->neg;
+        for (; p < n->e; p++) {
+            u8 ch = *p;
+            if (ch == '.') {
+                in_frac = 1;
+            } else if (ch == 'e' || ch == 'E') {
+                break;
+            } else {
+                if (m || ch != '0') sig++;
+                m = m * 10 + (ch - '0');
+                frac += in_frac;
+                if (sig > 15) break;
+            }
+        }
+        if (sig <= 15) {
+            if (p < n->e && (*p == 'e' || *p == 'E')) {
+                int eneg = 0;
+                p++;
+                if (*p == '+' || *p == '-') eneg = *p++ == '-';
+                for (; p < n->e; p++) ex = ex * 10 + (*p - '0');
+                if (eneg) ex = -ex;
+            }
+            long net = ex - frac;
+            if (net >= -22 && net <= 22) {
+                double v = (double)m;
+                v = net >= 0 ? v * POW10[net] : v / POW10[-net];
+                *out = n->neg ? -v : v;
+                return 0;
+            }
+        }
+    }
     memcpy(tmp, n->s, (size_t)len);
     tmp[len] = 0;
-    if (n->is_int && n->digits <= 15) {
-        long long v = 0;
-        for (const u8 *p = n->s + n->neg; p < n->e; p++) v = v * 10 + (*p - '0');
-        *out = (double)(n->neg ? -v : v);
-        return 0;
-    }
     double v = PyOS_string_to_double(tmp, NULL, NULL);
     if (v == -1.0 && PyErr_Occurred()) {
         PyErr_Clear();
@@ -988,6 +1041,7 @@ static const char *FIELD_NAMES[F_COUNT] = {
 };
 
 static signed char FIELD_TABLE[256][4];
+static Py_ssize_t FIELD_LEN[F_COUNT];
 
 static unsigned field_slot(const u8 *s, Py_ssize_t n) {
     return (unsigned)(n * 7 + s[0] * 3 + s[n - 1] * 5 + s[n / 2]) & 255;
@@ -998,7 +1052,7 @@ static int field_id(const u8 *s, Py_ssize_t n) {
     const signed char *b = FIELD_TABLE[field_slot(s, n)];
     for (int i = 0; i < 4 && b[i] >= 0; i++) {
         const char *name = FIELD_NAMES[(int)b[i]];
-        if ((Py_ssize_t)strlen(name) == n && !memcmp(name, s, (size_t)n)) return b[i];
+        if (FIELD_LEN[(int)b[i]] == n && !memcmp(name, s, (size_t)n)) return b[i];
     }
     return -1;
 }
@@ -1007,6 +1061,7 @@ static int init_fields(void) {
     memset(FIELD_TABLE, -1, sizeof(FIELD_TABLE));
     for (int f = 0; f < F_COUNT; f++) {
         const u8 *s = (const u8 *)FIELD_NAMES[f];
+        FIELD_LEN[f] = (Py_ssize_t)strlen(FIELD_NAMES[f]);
         signed char *b = FIELD_TABLE[field_slot(s, (Py_ssize_t)strlen(FIELD_NAMES[f]))];
         int i = 0;
         while (i < 4 && b[i] >= 0) i++;
@@ -1297,10 +1352,10 @@ static int typed_object(Ctx *c, Line *L, int usage) {
     }
 }
 
-static int is_lit(const Val *v, const char *word) {
-    Py_ssize_t n = (Py_ssize_t)strlen(word);
+static int is_litn(const Val *v, const char *word, Py_ssize_t n) {
     return v->is_str && !v->esc && v->e - v->s == n && !memcmp(v->s, word, (size_t)n);
 }
+#define is_lit(v, word) is_litn((v), (word), (Py_ssize_t)sizeof(word) - 1)
 
 /* A non-negative number field (null allowed); *neg set when it has a minus sign. */
 static int nonneg_number(Ctx *c, Line *L, Num *out) {
@@ -1720,7 +1775,7 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     if (ok && v[F_KIND].set) {
         L.kind = -1;
         for (int k = 0; k < N_KINDS; k++)
-            if (is_lit(&v[F_KIND], KINDS[k])) L.kind = k;
+            if (is_litn(&v[F_KIND], KINDS[k], (Py_ssize_t)strlen(KINDS[k]))) L.kind = k;
         if (L.kind < 0) ok = 0;
     }
     if (ok && v[F_SOURCE].set && !is_lit(&v[F_SOURCE], "otel") && !is_lit(&v[F_SOURCE], "litellm") &&
