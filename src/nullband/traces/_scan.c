@@ -257,6 +257,8 @@ typedef struct {
     Named *pin_k; /* pinned: normalised requested model -> normalised served model */
     Named *pin_v;
     Py_ssize_t n_pin;
+    Named *ignore; /* flag codes the configuration ignores */
+    Py_ssize_t n_ignore;
     int tool_steps; /* 0: decline every tool step (ground truth is configured) */
 } Plan;
 
@@ -274,6 +276,7 @@ static void plan_dealloc(Plan *self) {
     named_free(self->results, self->n_results);
     named_free(self->pin_k, self->n_pin);
     named_free(self->pin_v, self->n_pin);
+    named_free(self->ignore, self->n_ignore);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -306,13 +309,13 @@ static int named_from(PyObject *seq, Named **out_k, Named **out_v, Py_ssize_t *n
 }
 
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
-    PyObject *tools, *results, *pinned;
+    PyObject *tools, *results, *pinned, *ignore;
     int tool_steps;
-    static char *kw[] = {"tools", "results", "pinned", "tool_steps", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOp", kw, &tools, &results, &pinned,
+    static char *kw[] = {"tools", "results", "pinned", "ignore", "tool_steps", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOp", kw, &tools, &results, &pinned, &ignore,
                                      &tool_steps))
         return -1;
-    if (self->tools || self->results || self->pin_k) {
+    if (self->tools || self->results || self->pin_k || self->ignore) {
         PyErr_SetString(PyExc_RuntimeError, "a plan is initialised once");
         return -1;
     }
@@ -320,6 +323,21 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     if (named_from(tools, &self->tools, NULL, &self->n_tools) < 0) return -1;
     if (named_from(results, &self->results, NULL, &self->n_results) < 0) return -1;
     if (named_from(pinned, &self->pin_k, &self->pin_v, &self->n_pin) < 0) return -1;
+    /* ignore: a tuple of codes, stored as names */
+    if (!PyTuple_Check(ignore)) {
+        PyErr_SetString(PyExc_TypeError, "ignore must be a tuple of bytes");
+        return -1;
+    }
+    self->ignore = PyMem_Calloc((size_t)PyTuple_GET_SIZE(ignore) + 1, sizeof(Named));
+    if (!self->ignore) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ignore); i++) {
+        self->n_ignore++;
+        if (copy_bytes(PyTuple_GET_ITEM(ignore, i), &self->ignore[i].name, &self->ignore[i].n) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -350,7 +368,8 @@ typedef struct {
     Buf tmp; /* unescaped strings */
 } Ctx;
 
-static const u8 *ws(const u8 *p, const u8 *end) {
+static inline const u8 *ws(const u8 *p, const u8 *end) {
+    if (p < end && *p > ' ') return p; /* compact JSON: the common case */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
 }
@@ -495,7 +514,7 @@ static int unescape(const u8 *s, const u8 *e, int esc, Buf *b) {
         if (q >= e) break;
         u8 x = q[1];
         if (x == 'u') {
-            unsigned v, w;
+            unsigned v = 0, w = 0;
             hex4(q + 2, e, &v);
             q += 6;
             if (v >= 0xD800 && v <= 0xDBFF) {
@@ -1052,7 +1071,10 @@ static int field_id(const u8 *s, Py_ssize_t n) {
     const signed char *b = FIELD_TABLE[field_slot(s, n)];
     for (int i = 0; i < 4 && b[i] >= 0; i++) {
         const char *name = FIELD_NAMES[(int)b[i]];
-        if (FIELD_LEN[(int)b[i]] == n && !memcmp(name, s, (size_t)n)) return b[i];
+        if (FIELD_LEN[(int)b[i]] != n) continue;
+        Py_ssize_t k = 0;
+        while (k < n && name[k] == (char)s[k]) k++;
+        if (k == n) return b[i];
     }
     return -1;
 }
@@ -1420,12 +1442,16 @@ static int parse_line(Ctx *c, Line *L) {
                     break;
                 case F_FALLBACK_INDEX:
                 case F_RETRY_COUNT:
+                    /* a non-negative integer literal of at most 18 digits */
                     r = read_val(c, v, 1);
-                    if (!(v->e - v->s == 1 && v->s[0] == '0' && !v->is_str)) L->decline = 1;
+                    if (r == OK && (v->is_str || v->e - v->s > 18 || v->s[0] < '0' || v->s[0] > '9'))
+                        L->decline = 1;
+                    for (const u8 *q = v->s; r == OK && !v->is_str && q < v->e; q++)
+                        if (*q < '0' || *q > '9') L->decline = 1;
                     break;
                 case F_CACHE_HIT:
                     r = read_val(c, v, 1);
-                    if (!(v->e - v->s == 5 && !v->is_str && v->s[0] == 'f')) L->decline = 1;
+                    if (v->is_str || (*v->s != 't' && *v->s != 'f')) L->decline = 1;
                     break;
                 case F_DURATION_MS:
                     v->set = 1;
@@ -1510,6 +1536,9 @@ end:
 }
 
 /* --------------------------------------------------------- the audit rules */
+
+static PyObject *str_of(const char *s, Py_ssize_t n) { return PyUnicode_DecodeUTF8(s, n, "strict"); }
+
 
 static int is_leap(long y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -1609,34 +1638,122 @@ static int text(Buf *b, const Val *v, Str *out) {
 
 static int nonempty(const Val *v) { return v->set && v->is_str && v->e > v->s; }
 
-/* Proves the parsed step carries no flag. 1: proven; 0: decline; -1: error. */
-static int no_flag(Ctx *c, const Plan *plan, Line *L, Buf *b) {
-    Val *v = L->v;
-    if (v[F_STATUS].set && !is_lit(&v[F_STATUS], "ok")) return 0;
+/* The model differs from the requested (or pinned) one, as the reference's _norm
+ * compares them. 1 differs, 0 same, 2 not decidable here (not ASCII), -1 error. */
+static int model_differs(const Plan *plan, const Val *req, const Val *got, Buf *b) {
     Str x, y;
-    if (nonempty(&v[F_PROVIDER_REQUESTED]) && nonempty(&v[F_PROVIDER_SERVED])) {
-        if (text(b, &v[F_PROVIDER_REQUESTED], &x) < 0 || text(b, &v[F_PROVIDER_SERVED], &y) < 0)
-            return -1;
-        if (x.len != y.len || memcmp(b->buf + x.off, b->buf + y.off, (size_t)x.len)) return 0;
+    char nr[256], ng[256];
+    if (text(b, req, &x) < 0 || text(b, got, &y) < 0) return -1;
+    Py_ssize_t lr = norm_model(b->buf + x.off, x.len, nr, 256);
+    Py_ssize_t lg = norm_model(b->buf + y.off, y.len, ng, 256);
+    if (lr < 0 || lg < 0) return 2;
+    const char *want = nr;
+    Py_ssize_t lw = lr;
+    const Named *pin = find_named(plan->pin_k, plan->n_pin, nr, lr);
+    if (pin) {
+        want = plan->pin_v[pin - plan->pin_k].name;
+        lw = plan->pin_v[pin - plan->pin_k].n;
     }
+    return lw != lg || memcmp(want, ng, (size_t)lg);
+}
+
+static int put_val(Buf *b, const Val *v, const char *dflt) {
+    if (nonempty(v)) return unescape(v->s, v->e, v->esc, b);
+    return buf_put(b, dflt, (Py_ssize_t)strlen(dflt));
+}
+
+static int put_str(Buf *b, const char *s) { return buf_put(b, s, (Py_ssize_t)strlen(s)); }
+
+/* Appends (code, the text in b from `from`) to *flags unless the code is ignored. */
+static int add_flag(const Plan *plan, PyObject **flags, const char *code, Buf *b, Py_ssize_t from,
+                    Py_ssize_t to) {
+    if (find_named(plan->ignore, plan->n_ignore, code, (Py_ssize_t)strlen(code))) return 0;
+    if (!*flags && !(*flags = PyList_New(0))) return -1;
+    PyObject *item = Py_BuildValue("(sN)", code, str_of(b->buf + from, to - from));
+    if (!item || PyList_Append(*flags, item) < 0) {
+        Py_XDECREF(item);
+        return -1;
+    }
+    Py_DECREF(item);
+    return 0;
+}
+
+/* The reference's per-step flags that need no tool check (fallback, retry, model,
+ * cache hit, error; nullband.traces.audit.step_facts), with its exact reasons, into
+ * *flags (left NULL when none). 1 decided; 0 not decidable here; -1 error. */
+static int step_flags(const Plan *plan, Line *L, Buf *b, PyObject **flags) {
+    Val *v = L->v;
+    Py_ssize_t r0 = b->len;
+    const Val *fi = &v[F_FALLBACK_INDEX], *rc = &v[F_RETRY_COUNT];
+    int has_fi = fi->set && !(fi->e - fi->s == 1 && fi->s[0] == '0');
+    const Val *pq = &v[F_PROVIDER_REQUESTED], *ps = &v[F_PROVIDER_SERVED];
     const Val *got = nonempty(&v[F_MODEL_SERVED])   ? &v[F_MODEL_SERVED]
                      : nonempty(&v[F_MODEL_ROUTED]) ? &v[F_MODEL_ROUTED]
                                                     : NULL;
-    if (nonempty(&v[F_MODEL_REQUESTED]) && got) {
-        char nr[256], ng[256];
-        if (text(b, &v[F_MODEL_REQUESTED], &x) < 0 || text(b, got, &y) < 0) return -1;
-        Py_ssize_t lr = norm_model(b->buf + x.off, x.len, nr, 256);
-        Py_ssize_t lg = norm_model(b->buf + y.off, y.len, ng, 256);
-        if (lr < 0 || lg < 0) return 0;
-        const char *want = nr;
-        Py_ssize_t lw = lr;
-        const Named *pin = find_named(plan->pin_k, plan->n_pin, nr, lr);
-        if (pin) {
-            want = plan->pin_v[pin - plan->pin_k].name;
-            lw = plan->pin_v[pin - plan->pin_k].n;
+    if (has_fi) {
+        if (put_str(b, "fallback #") < 0 || buf_put(b, fi->s, fi->e - fi->s) < 0 ||
+            put_str(b, " served (") < 0 || put_val(b, ps, "?") < 0 || put_str(b, "/") < 0 ||
+            (got ? unescape(got->s, got->e, got->esc, b) : put_str(b, "?")) < 0 ||
+            put_str(b, ")") < 0 || add_flag(plan, flags, "fallback", b, r0, b->len) < 0)
+            return -1;
+    } else if (nonempty(pq) && nonempty(ps)) {
+        Str x, y;
+        if (text(b, pq, &x) < 0 || text(b, ps, &y) < 0) return -1;
+        if (x.len != y.len || memcmp(b->buf + x.off, b->buf + y.off, (size_t)x.len)) {
+            Py_ssize_t a = b->len;
+            if (put_str(b, "requested provider ") < 0 || put_val(b, pq, "") < 0 ||
+                put_str(b, ", served by ") < 0 || put_val(b, ps, "") < 0 ||
+                add_flag(plan, flags, "fallback", b, a, b->len) < 0)
+                return -1;
         }
-        if (lw != lg || memcmp(want, ng, (size_t)lg)) return 0;
     }
+    if (rc->set && !(rc->e - rc->s == 1 && rc->s[0] == '0')) {
+        Py_ssize_t a = b->len;
+        if (buf_put(b, rc->s, rc->e - rc->s) < 0 || put_str(b, " retries before the answer") < 0 ||
+            add_flag(plan, flags, "retry", b, a, b->len) < 0)
+            return -1;
+    }
+    const Val *req = &v[F_MODEL_REQUESTED];
+    if (nonempty(req) && got) {
+        int d = model_differs(plan, req, got, b);
+        if (d < 0) return -1;
+        if (d == 2) return 0;
+        if (d) {
+            Py_ssize_t a = b->len;
+            if (put_str(b, "requested ") < 0 || put_val(b, req, "") < 0 ||
+                put_str(b, ", served ") < 0 || put_val(b, got, "") < 0 ||
+                add_flag(plan, flags, "model_mismatch", b, a, b->len) < 0)
+                return -1;
+        }
+    }
+    if (v[F_CACHE_HIT].set && v[F_CACHE_HIT].s[0] == 't') {
+        Py_ssize_t a = b->len;
+        if (put_str(b, "served from the ") < 0 || put_val(b, &v[F_CACHE_KIND], "gateway") < 0 ||
+            put_str(b, " cache") < 0 || add_flag(plan, flags, "cache_hit", b, a, b->len) < 0)
+            return -1;
+    }
+    if (v[F_STATUS].set && is_lit(&v[F_STATUS], "error")) {
+        /* f"{error_type or 'error'}: {error_message or ''}".strip() */
+        Py_ssize_t a = b->len;
+        if (put_val(b, &v[F_ERROR_TYPE], "error") < 0 || put_str(b, ": ") < 0 ||
+            put_val(b, &v[F_ERROR_MESSAGE], "") < 0)
+            return -1;
+        Py_ssize_t z = b->len;
+        if ((u8)b->buf[a] >= 0x80 || (u8)b->buf[z - 1] >= 0x80) return 0; /* unicode spaces? */
+#define SP(ch) ((ch) == ' ' || ((ch) >= 9 && (ch) <= 13) || ((ch) >= 0x1c && (ch) <= 0x1f))
+        while (a < z && SP((u8)b->buf[a])) a++;
+        while (z > a && SP((u8)b->buf[z - 1])) z--;
+#undef SP
+        if (add_flag(plan, flags, "step_error", b, a, z) < 0) return -1;
+    }
+    return 1;
+}
+
+/* Proves the step's tool calls (or tool step) raise no flag. 1: proven; 0: decline;
+ * -1: error. */
+static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b) {
+    Val *v = L->v;
+    Str x;
     if (L->kind == 1) { /* a tool step */
         if (!plan->tool_steps) return 0;
         if (!nonempty(&v[F_TOOL_NAME])) return 1;
@@ -1705,7 +1822,6 @@ static void out_free(Out *o) {
 static int put_i64(Buf *b, int64_t v) { return buf_put(b, &v, 8); }
 static int put_f64(Buf *b, double v) { return buf_put(b, &v, 8); }
 
-static PyObject *str_of(const char *s, Py_ssize_t n) { return PyUnicode_DecodeUTF8(s, n, "strict"); }
 
 static PyObject *table_strs(Table *t) {
     PyObject *list = PyList_New(t->n);
@@ -1748,10 +1864,10 @@ static PyObject *bytearray_of(Buf *b) { return PyByteArray_FromStringAndSize(b->
 
 /* One line: 1 accepted, 0 declined, 2 unreadable (chunk to Python), -1 error. */
 static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb, PyObject *declined,
-                    Py_ssize_t row, Py_ssize_t off) {
+                    PyObject *flagged, Py_ssize_t first_idx, Py_ssize_t row, Py_ssize_t off) {
     Ctx c = {0};
     Line L;
-    memset(&L.v, 0, sizeof(L.v));
+    for (int f = 0; f < F_COUNT; f++) L.v[f].set = 0;
     L.decline = L.n_calls = L.n_defs = L.kind = 0;
     c.p = s;
     c.end = e;
@@ -1787,12 +1903,22 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     if (ok && v[F_DURATION_MS].set && !v[F_DURATION_MS].null &&
         ((L.dur.is_int && L.dur.digits > 15) || num_double(&L.dur, &dur) < 0))
         ok = 0;
+    PyObject *flags = NULL;
     if (ok) {
-        int nf = no_flag(&c, plan, &L, lb);
+        int nf = tools_clean(&c, plan, &L, lb);
         if (nf < 0) return -1;
         ok = nf;
     }
+    if (ok) {
+        int nf = step_flags(plan, &L, lb, &flags);
+        if (nf < 0) {
+            Py_XDECREF(flags);
+            return -1;
+        }
+        ok = nf;
+    }
     if (!ok) {
+        Py_CLEAR(flags);
         PyObject *item = Py_BuildValue("(nnnNN)", row, off, off + (e - s),
                                        str_of(lb->buf + tid.off, tid.len),
                                        str_of(lb->buf + sid.off, sid.len));
@@ -1810,11 +1936,11 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     Py_ssize_t k0 = lb->len;
     const Val *task = &v[F_TASK_CLASS];
     int has_task = nonempty(task);
-    if (buf_put(lb, has_task ? "1" : "0", 1) < 0) return -1;
     Str tmp;
-    if (has_task && text(lb, task, &tmp) < 0) return -1;
     char sep[2] = {'\xff', (char)L.kind};
-    if (buf_put(lb, sep, 2) < 0) return -1;
+    if (buf_put(lb, has_task ? "1" : "0", 1) < 0) goto fail;
+    if (has_task && text(lb, task, &tmp) < 0) goto fail;
+    if (buf_put(lb, sep, 2) < 0) goto fail;
     const Val *label;
     if (L.kind == 1)
         label = nonempty(&v[F_TOOL_NAME]) ? &v[F_TOOL_NAME] : nonempty(&v[F_NAME]) ? &v[F_NAME] : NULL;
@@ -1823,16 +1949,44 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
                 : nonempty(&v[F_MODEL_REQUESTED]) ? &v[F_MODEL_REQUESTED]
                 : nonempty(&v[F_NAME])            ? &v[F_NAME]
                                                   : NULL;
-    if (label) {
-        if (text(lb, label, &tmp) < 0) return -1;
-    } else if (buf_put(lb, "-", 1) < 0) {
-        return -1;
-    }
+    Py_ssize_t l0 = lb->len;
+    if ((label ? text(lb, label, &tmp) : buf_put(lb, "-", 1)) < 0) goto fail;
     Py_ssize_t k = intern(&o->keys, (const u8 *)lb->buf + k0, lb->len - k0);
-    if (k < 0) return -1;
+    if (k < 0) goto fail;
     if (put_i64(&o->kcode, k) < 0 || put_f64(&o->dur, dur) < 0 || put_f64(&o->ts, ts) < 0)
-        return -1;
+        goto fail;
+    if (flags) {
+        /* the reference's StepFacts of a flagged step, as a plain tuple */
+        int has_dur = v[F_DURATION_MS].set && !v[F_DURATION_MS].null;
+        int cache = v[F_CACHE_HIT].set && v[F_CACHE_HIT].s[0] == 't';
+        int error = v[F_STATUS].set && is_lit(&v[F_STATUS], "error");
+        int has_fi = v[F_FALLBACK_INDEX].set &&
+                     !(v[F_FALLBACK_INDEX].e - v[F_FALLBACK_INDEX].s == 1 && v[F_FALLBACK_INDEX].s[0] == '0');
+        PyObject *task_obj;
+        if (task->set && task->is_str) {
+            task_obj = str_of(lb->buf + k0 + 1, (has_task ? l0 - 2 - (k0 + 1) : 0));
+        } else {
+            task_obj = Py_NewRef(Py_None);
+        }
+        PyObject *facts = Py_BuildValue(
+            "(NNdnNsNNOON)", str_of(lb->buf + tid.off, tid.len), str_of(lb->buf + sid.off, sid.len),
+            ts, first_idx + row, task_obj, KINDS[L.kind], str_of(lb->buf + l0, lb->len - l0),
+            has_dur ? PyFloat_FromDouble(dur) : Py_NewRef(Py_None),
+            (has_dur && !cache && !error && !has_fi) ? Py_True : Py_False, error ? Py_True : Py_False,
+            flags);
+        flags = NULL;
+        if (!facts) return -1;
+        PyObject *item = Py_BuildValue("(nN)", row, facts);
+        if (!item || PyList_Append(flagged, item) < 0) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
+    }
     return 1;
+fail:
+    Py_XDECREF(flags);
+    return -1;
 }
 
 static int blank(const u8 *s, const u8 *e) {
@@ -1843,36 +1997,37 @@ static int blank(const u8 *s, const u8 *e) {
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(data, plan) -> (trace_ids, tcode, keys, kcode, dur, ts, step_ids, "
-             "step_offsets, declined, accepted) or None\n\n"
+             "scan(data, plan, first_idx) -> (trace_ids, tcode, keys, kcode, dur, ts, step_ids, "
+             "step_offsets, declined, flagged) or None\n\n"
              "Facts of the lines of a chunk of generic JSONL; see nullband.traces.native.");
 
 static PyObject *scan(PyObject *mod, PyObject *args) {
     (void)mod;
     Py_buffer view;
     PyObject *plan_obj;
-    if (!PyArg_ParseTuple(args, "y*O!", &view, &PlanType, &plan_obj)) return NULL;
+    Py_ssize_t first_idx;
+    if (!PyArg_ParseTuple(args, "y*O!n", &view, &PlanType, &plan_obj, &first_idx)) return NULL;
     const Plan *plan = (const Plan *)plan_obj;
     Out o;
     memset(&o, 0, sizeof(o));
     Buf lb = {0};
     PyObject *declined = PyList_New(0);
+    PyObject *flagged = PyList_New(0);
     PyObject *result = NULL;
-    Py_ssize_t row = 0, accepted = 0;
+    Py_ssize_t row = 0;
     int unreadable = 0;
     const u8 *data = view.buf, *end = data + view.len, *p = data;
-    if (!declined) goto done;
+    if (!declined || !flagged) goto done;
     while (p < end) {
         const u8 *nl = memchr(p, '\n', (size_t)(end - p));
         const u8 *le = nl ? nl + 1 : end;
         if (!blank(p, le)) {
-            int r = one_line(plan, p, le, &o, &lb, declined, row, p - data);
+            int r = one_line(plan, p, le, &o, &lb, declined, flagged, first_idx, row, p - data);
             if (r < 0) goto done;
             if (r == 2) {
                 unreadable = 1;
                 break;
             }
-            accepted += r;
             row++;
         }
         p = le;
@@ -1883,11 +2038,12 @@ static PyObject *scan(PyObject *mod, PyObject *args) {
     }
     if (put_i64(&o.soff, o.chars) < 0) goto done;
     PyObject *sids = str_of(o.sids.buf ? o.sids.buf : "", o.sids.len);
-    result = Py_BuildValue("(NNNNNNNNOn)", table_strs(&o.tids), bytearray_of(&o.tcode),
+    result = Py_BuildValue("(NNNNNNNNOO)", table_strs(&o.tids), bytearray_of(&o.tcode),
                            table_keys(&o.keys), bytearray_of(&o.kcode), bytearray_of(&o.dur),
-                           bytearray_of(&o.ts), sids, bytearray_of(&o.soff), declined, accepted);
+                           bytearray_of(&o.ts), sids, bytearray_of(&o.soff), declined, flagged);
 done:
     Py_XDECREF(declined);
+    Py_XDECREF(flagged);
     buf_free(&lb);
     out_free(&o);
     PyBuffer_Release(&view);

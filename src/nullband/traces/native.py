@@ -27,7 +27,7 @@ import msgspec.inspect as mi
 import numpy as np
 
 from nullband.errors import NullbandError
-from nullband.traces.audit import AuditContext
+from nullband.traces.audit import AuditContext, StepFacts
 from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts, pack
 from nullband.traces.msgschema import accept_type
 
@@ -271,7 +271,8 @@ def build_plan(ctx: AuditContext) -> Any:
     tools = tuple((_encode(n), _plan_of(c.schema)) for n, c in ctx.tool.items())
     results = tuple((_encode(n), _plan_of(c.schema)) for n, c in ctx.result.items())
     pinned = tuple((_encode(k), _encode(v)) for k, v in ctx.pinned.items())
-    return _scan.Plan(tools, results, pinned, not ctx.config.ground_truth)
+    ignore = tuple(_encode(code) for code in ctx.ignore)
+    return _scan.Plan(tools, results, pinned, ignore, not ctx.config.ground_truth)
 
 
 class NativeChunkAuditor(ChunkAuditor):
@@ -285,16 +286,17 @@ class NativeChunkAuditor(ChunkAuditor):
 
     def run(self, data: bytes, start: int, first_idx: int, path: str) -> ChunkFacts:
         assert _scan is not None
-        got = _scan.scan(data, self._plan)
+        got = _scan.scan(data, self._plan, first_idx)
         if got is None:
             return super().run(data, start, first_idx, path)
-        tids, tcode_b, keys, kcode_b, dur_b, ts_b, sids, soff_b, declined, _ = got
+        tids, tcode_b, keys, kcode_b, dur_b, ts_b, sids, soff_b, declined, flagged = got
         tcode = np.frombuffer(tcode_b, np.int64)
         kcode = np.frombuffer(kcode_b, np.int64)
         dur = np.frombuffer(dur_b, np.float64)
         ts = np.frombuffer(ts_b, np.float64)
         soff = np.frombuffer(soff_b, np.int64)
-        special = {}
+        # steps with flags that need no tool check: C wrote the reference's facts
+        special = {row: StepFacts._make(f) for row, f in flagged}
         self.declined += len(declined)
         if declined:
             kmap = {k: i for i, k in enumerate(keys)}
