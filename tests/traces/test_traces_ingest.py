@@ -277,10 +277,33 @@ def test_bifrost_log_rows(tmp_path: Path) -> None:
     assert second.cache_kind == "semantic"
     assert second.usage.cache_read_tokens == 4
     assert second.segments == {"team": "ops"}
+    # the fallback row keeps what its chain's first row asked for
+    assert (second.model_requested, second.provider_requested) == ("openai/gpt-4o", "openai")
+    assert (second.model_routed, second.provider_served) == ("claude-sonnet-4-6", "anthropic")
     (trace,) = list(read_traces(path))
     audit = audit_traces([trace]).traces[0]
-    assert {f.code for f in audit.flags} == {"retry", "step_error", "fallback", "cache_hit"}
+    codes = {f.code for f in audit.flags}
+    assert codes == {"retry", "step_error", "fallback", "cache_hit", "model_mismatch"}
+    assert any(f.reason == "requested openai/gpt-4o, served claude-sonnet-4-6" for f in audit.flags)
     assert audit.verdict == "noisy"  # the fallback answered, so the trace did not fail
+
+
+def test_bifrost_fallback_row_reads_the_primary_from_routing_info(tmp_path: Path) -> None:
+    # no earlier row of the chain in the file: the routing-info header names the primary
+    row = {
+        **BIFROST_ROWS[1],
+        "parent_request_id": "not-in-this-file",
+        "response_headers": {
+            "x-bifrost-routing-info-primary-model": "gpt-4o",
+            "x-bifrost-routing-info-primary-provider": "openai",
+        },
+    }
+    (step,) = list(iter_steps(write_jsonl(tmp_path / "b.jsonl", [row]), "bifrost"))
+    assert (step.model_requested, step.provider_requested) == ("openai/gpt-4o", "openai")
+    # without either, the row's own model stands (nothing is invented)
+    bare = {**BIFROST_ROWS[1], "parent_request_id": "not-in-this-file"}
+    (step,) = list(iter_steps(write_jsonl(tmp_path / "c.jsonl", [bare]), "bifrost"))
+    assert (step.model_requested, step.provider_requested) == ("anthropic/claude-sonnet-4-6", None)
 
 
 def test_generic_roundtrip_and_errors(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ their schemas between releases (see docs/traces.md for the columns read).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,8 +138,18 @@ def litellm_row_to_step(row: dict[str, Any], ref: str) -> Step:
     )
 
 
-def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
-    """One Bifrost ``logs`` row as a :class:`Step`."""
+def bifrost_row_to_step(
+    row: dict[str, Any], ref: str, primary: tuple[str | None, str | None] | None = None
+) -> Step:
+    """One Bifrost ``logs`` row as a :class:`Step`.
+
+    ``primary``: (model requested, provider) of the first row of the row's fallback
+    chain (its ``parent_request_id``), when known. A fallback row then keeps the model
+    and provider the caller asked for, so the audit reports the model and provider that
+    changed, not only that a fallback fired. Routing-info fields on the row or its
+    recorded headers (``primary_model``, ``x-bifrost-routing-info-primary-model``) are
+    preferred when present.
+    """
     meta = maybe_json(row.get("metadata"))
     meta = meta if isinstance(meta, dict) else {}
     cache = maybe_json(row.get("cache_debug"))
@@ -158,9 +169,22 @@ def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
     requested = (
         meta.get("requested_model") or row.get("alias") or hdr.get("x-bifrost-original-model")
     )
+    fallback = _int(row.get("fallback_index")) or _int(hdr.get("x-bifrost-fallback-index"))
+    provider_requested = meta.get("requested_provider")
+    if fallback:
+        p_model = row.get("primary_model") or hdr.get("x-bifrost-routing-info-primary-model")
+        p_provider = row.get("primary_provider") or hdr.get(
+            "x-bifrost-routing-info-primary-provider"
+        )
+        if p_model and p_provider and "/" not in str(p_model):
+            p_model = f"{p_provider}/{p_model}"
+        if primary is not None:
+            p_model = p_model or primary[0]
+            p_provider = p_provider or primary[1]
+        requested = requested or p_model
+        provider_requested = provider_requested or p_provider
     if requested is None and routed:
         requested = f"{provider}/{routed}" if provider and "/" not in str(routed) else routed
-    fallback = _int(row.get("fallback_index")) or _int(hdr.get("x-bifrost-fallback-index"))
     segments = {
         k: str(v)
         for k, v in (
@@ -183,7 +207,7 @@ def bifrost_row_to_step(row: dict[str, Any], ref: str) -> Step:
         status="error" if status == "error" else "ok",
         error_type=str(err_obj.get("type")) if err_obj.get("type") else None,
         error_message=err_obj.get("message"),
-        provider_requested=meta.get("requested_provider"),
+        provider_requested=provider_requested,
         provider_served=provider,
         model_requested=requested,
         model_routed=routed,
@@ -227,9 +251,35 @@ def iter_litellm(path: Path) -> Iterator[Step]:
         yield _checked(litellm_row_to_step, row, path, line)
 
 
+def _bifrost_with(
+    row: dict[str, Any], ref: str, *, primary: tuple[str | None, str | None] | None
+) -> Step:
+    return bifrost_row_to_step(row, ref, primary)
+
+
+_CHAIN_MEMORY = 200_000
+"""First rows of fallback chains remembered (by request id) while a file is read."""
+
+
 def iter_bifrost(path: Path) -> Iterator[Step]:
-    """Steps of a Bifrost log export (JSONL, JSON array or CSV). Rows still 'processing' are skipped."""
+    """Steps of a Bifrost log export (JSONL, JSON array or CSV). Rows still 'processing' are skipped.
+
+    Bifrost logs each attempt of a fallback chain as its own row, the fallbacks pointing
+    at the first with ``parent_request_id``; a fallback row gets the model and provider
+    its chain's first row requested (when that row came earlier in the file).
+    """
+    chains: dict[str, tuple[str | None, str | None]] = {}
     for line, row in iter_records(path):
         if str(row.get("status") or "").lower() == "processing":
             continue
-        yield _checked(bifrost_row_to_step, row, path, line)
+        parent = row.get("parent_request_id")
+        primary = chains.get(str(parent)) if parent else None
+        step = _checked(functools.partial(_bifrost_with, primary=primary), row, path, line)
+        if not step.fallback_index and row.get("id"):
+            if len(chains) >= _CHAIN_MEMORY:
+                chains.clear()  # bounded memory; later fallbacks lose only the carry-over
+            chains[str(row["id"])] = (
+                step.model_requested,
+                step.provider_requested or step.provider_served,
+            )
+        yield step
