@@ -33,7 +33,7 @@ from nullband.traces.msgschema import accept_type
 
 _scan: ModuleType | None
 try:
-    from nullband.traces import _scan  # type: ignore[attr-defined,no-redef]
+    from nullband.traces import _scan  # type: ignore[attr-defined,no-redef,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the build
     _scan = None
 
