@@ -68,3 +68,29 @@ def test_missing_file_and_duplicate_targets(tmp_path: Path) -> None:
     p = write(tmp_path, dup)
     with pytest.raises(ConfigError, match="repeated: candidate"):
         load_yaml_model(p, EvalConfig)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("127.0.0.1:8080/v1", "not an http"),
+        ("ftp://models.example/v1", "not an http"),
+        ("http:///v1", "not an http"),
+        ("http://127.0.0.1:99999/v1", "Port out of range"),
+        ("http://127.0.0.1:8080/v1?key=1", "without a query"),
+    ],
+)
+def test_bad_base_url_points_at_its_line(tmp_path: Path, url: str, why: str) -> None:
+    p = write(tmp_path, GOOD.replace("http://127.0.0.1:8080/v1", url))
+    with pytest.raises(ConfigError, match=why) as err:
+        load_yaml_model(p, EvalConfig)
+    assert (err.value.line, err.value.field) == (5, "targets.0.base_url")
+
+
+def test_header_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    params:", '    headers: {"X-Team": "a\\r\\nX-Injected: 1"}\n    params:'
+    )
+    with pytest.raises(ConfigError, match="line breaks") as err:
+        load_yaml_model(write(tmp_path, text), EvalConfig)
+    assert err.value.field == "targets.0.headers"

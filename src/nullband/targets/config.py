@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nullband.errors import UsageError
 
@@ -72,6 +73,28 @@ class TargetConfig(BaseModel):
     allow_alias: bool = Field(
         default=False, description="Silence the floating-alias warning for this target's model."
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        url = urlsplit(v)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{v!r} is not an http:// or https:// URL with a host")
+        try:
+            url.port  # noqa: B018 (a port out of range raises here)
+        except ValueError as exc:
+            raise ValueError(f"{v!r}: {exc}") from None
+        if url.query or url.fragment:
+            raise ValueError(f"{v!r}: give the base URL without a query or fragment")
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _no_line_breaks(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not name or any(c in name for c in "\r\n: ") or "\r" in value or "\n" in value:
+                raise ValueError(f"header {name!r}: names and values cannot hold line breaks")
+        return v
 
     def api_key(self) -> str | None:
         """The key from the environment.
