@@ -11,7 +11,8 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# setup.py and the C source: the trace scanner extension is rebuilt when they change
+$(STAMP): pyproject.toml setup.py src/nullband/traces/_scan.c | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
