@@ -137,7 +137,15 @@ class Reducer:
             rows[code] = spec[code]
         for code, group in self._groups(tcode, kcode, dur, elig, keys, needs & redo).items():
             rows[code] = finalize(group, limits, cfg)
-        return AuditReport(rows, summarize(rows, medians, cfg, "fast"))
+        # every other trace is clean without flags: summarize the rest, then count them
+        touched = [rows[c] for c in np.flatnonzero(needs).tolist()]
+        part = summarize(touched, medians, cfg, "fast")
+        verdicts = dict(part.verdicts)
+        verdicts["clean"] += n_traces - len(touched)
+        summary = part.model_copy(
+            update={"n_traces": n_traces, "n_steps": len(tcode), "verdicts": verdicts}
+        )
+        return AuditReport(rows, summary)
 
     def _groups(
         self,
