@@ -1664,11 +1664,13 @@ static int put_val(Buf *b, const Val *v, const char *dflt) {
 
 static int put_str(Buf *b, const char *s) { return buf_put(b, s, (Py_ssize_t)strlen(s)); }
 
-/* Appends (code, the text in b from `from`) to *flags unless the code is ignored. */
+/* Appends (code, the text in b from `from`) to *flags (created) unless the code is ignored. */
 static int add_flag(const Plan *plan, PyObject **flags, const char *code, Buf *b, Py_ssize_t from,
                     Py_ssize_t to) {
-    if (find_named(plan->ignore, plan->n_ignore, code, (Py_ssize_t)strlen(code))) return 0;
+    /* the list exists even when the code is ignored: the step's facts (its timing
+     * eligibility) then still come from here, as the reference's do */
     if (!*flags && !(*flags = PyList_New(0))) return -1;
+    if (find_named(plan->ignore, plan->n_ignore, code, (Py_ssize_t)strlen(code))) return 0;
     PyObject *item = Py_BuildValue("(sN)", code, str_of(b->buf + from, to - from));
     if (!item || PyList_Append(*flags, item) < 0) {
         Py_XDECREF(item);

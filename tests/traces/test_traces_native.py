@@ -1,0 +1,219 @@
+"""The C scanner of the fast engine: reports identical to the msgspec path and the reference.
+
+The scanner may only accept a line that is a valid step (as the msgspec struct and the
+reference schema type it), and then its facts must be the msgspec path's; everything
+else it declines to that path. ``NULLBAND_REQUIRE_NATIVE=1`` makes a missing extension
+an error here instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import warnings
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from test_traces_fastaudit import CFG, _odd_steps, _same
+from traces_helpers import CorpusFiles, write_jsonl
+
+from nullband.errors import InputError
+from nullband.traces import native
+from nullband.traces.audit import AuditContext
+from nullband.traces.audit_models import AuditConfig
+from nullband.traces.fastaudit import audit_file_fast
+from nullband.traces.pipeline import audit_file, load_audit_config
+
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    if os.environ.get("NULLBAND_REQUIRE_NATIVE") == "1":
+        assert native.native_available()
+    elif native._scan is None:
+        pytest.skip("nullband.traces._scan is not built (set NULLBAND_REQUIRE_NATIVE=1 to fail)")
+
+
+def _three(path: Path, cfg: AuditConfig, **kw: Any) -> None:
+    """Native, msgspec path and reference engine give the same report."""
+    ref = audit_file(path, cfg, engine="python")
+    fast = audit_file_fast(path, cfg, native=False, **kw)
+    nat = audit_file_fast(path, cfg, native=True, **kw)
+    _same(nat, ref)
+    _same(nat, fast)
+    assert [t.trace_id for t in nat.traces] == [t.trace_id for t in fast.traces]
+    assert nat.summary == fast.summary
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"timing_factor": 1.1, "flag_fast": True, "ignore": ["retry"], "min_class_size": 50},
+        {"pinned": {"gpt-4o-2024-08-06": "gpt-4o-2024-11-20"}, "severity": {"retry": "corrupted"}},
+        {"ignore": ["fallback", "model_mismatch", "step_error", "cache_hit"]},
+        {"ground_truth": {}, "tool_schemas": {}, "result_schemas": {}},
+    ],
+)
+def test_planted_corpus_same_report_native_msgspec_reference(
+    planted: CorpusFiles, extra: dict[str, object]
+) -> None:
+    cfg = load_audit_config(
+        tools_path=planted.tools,
+        result_schemas_path=planted.results,
+        ground_truth_path=planted.truth,
+    ).model_copy(update=extra)
+    _three(planted.steps, cfg, processes=2, chunk_mb=1)
+
+
+def test_the_scanner_accepts_the_clean_rows_of_the_planted_corpus(planted: CorpusFiles) -> None:
+    # not a scanner that declines everything: most rows are proven clean in C
+    cfg = load_audit_config(tools_path=planted.tools, result_schemas_path=planted.results)
+    auditor = native.NativeChunkAuditor(AuditContext(cfg))
+    data = planted.steps.read_bytes()
+    facts = auditor.run(data, 0, 0, str(planted.steps))
+    rows = len(facts.tcode)
+    assert auditor.declined < 0.1 * rows
+    assert len(facts.special) > auditor.declined  # C wrote the simple flags' facts itself
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_odd_rows_same_report(tmp_path: Path, processes: int) -> None:
+    p = write_jsonl(tmp_path / "odd.jsonl", _odd_steps())
+    cfg = CFG.model_copy(
+        update={"ground_truth": {"gt-call": {"hits": []}, "gt-step": {"hits": ["b"]}}}
+    )
+    _three(p, cfg, processes=processes)
+    _three(p, CFG, processes=processes)
+
+
+def test_escapes_unicode_and_odd_values_same_report(tmp_path: Path) -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "trace_id": "é\u2028x",
+            "step_id": "s\u00e91",
+            "task_class": "caf\u00e9",
+            "retry_count": 3,
+        },
+        {
+            "trace_id": 'q"\\/',
+            "step_id": "2",
+            "model_requested": "A/B\u00c9",
+            "model_served": "b\u00e9",
+        },
+        {
+            "trace_id": "r",
+            "step_id": "\U0001f600",
+            "model_requested": " X/Gpt ",
+            "model_served": "gpt",
+        },
+        {
+            "trace_id": "r",
+            "step_id": "4",
+            "status": "error",
+            "error_type": " ",
+            "error_message": "\t",
+        },
+        {"trace_id": "r", "step_id": "5", "status": "error", "error_message": "x\u00a0"},
+        {"trace_id": "s", "step_id": "6", "fallback_index": 12, "provider_served": "a\u00e9"},
+        {"trace_id": "s", "step_id": "7", "provider_requested": "a", "provider_served": "b"},
+        {"trace_id": "s", "step_id": "8", "cache_hit": True, "cache_kind": ""},
+        {"trace_id": "t", "step_id": "9", "task_class": "", "duration_ms": 0},
+        {"trace_id": "t", "step_id": "10", "started_at": "2026-02-28T23:59:59.5-07:30"},
+        {"trace_id": "t", "step_id": "11", "started_at": "2026-05-01 00:00:00+00:00"},
+        {"trace_id": "t", "step_id": "12", "started_at": "2026-05-01T00:00:00.1234567Z"},
+        {"trace_id": "t", "step_id": "13", "duration_ms": 1e300, "ttft_ms": 0.0},
+        {"trace_id": "u", "step_id": "14", "retry_count": 2**62, "usage": {"input_tokens": -5}},
+    ]
+    p = write_jsonl(tmp_path / "odd2.jsonl", rows)
+    for cfg in (AuditConfig(), AuditConfig(pinned={"gpt": "b\u00e9"}, ignore=["retry"])):
+        _three(p, cfg, processes=1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"trace_id": "t", "step_id": \n',
+        b'{"trace_id": "t", "step_id": "1", "fallback_idx": 1}\n',
+        b'{"trace_id": "t", "step_id": "1", "duration_ms": -1}\n',
+        b'{"trace_id": "t", "step_id": "1", "started_at": "2026-02-30T00:00:00Z"}\n',
+        b'{"trace_id": "t", "step_id": "1", "name": "\\ud800"}\n',
+        b'{"trace_id": "t", "step_id": "1", "name": "\xff"}\n',
+        b'{"trace_id": "t", "step_id": "1"} x\n',
+        b'{"step_id": "1"}\n',
+        b"[1, 2]\n",
+    ],
+)
+def test_refused_lines_give_the_same_error(tmp_path: Path, bad: bytes) -> None:
+    good = b"".join(orjson.dumps({"trace_id": f"g{i}", "step_id": "1"}) + b"\n" for i in range(5))
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(good + b"\n" + bad + good)
+    errors = []
+    for flag in (False, True):
+        with pytest.raises(InputError) as err:
+            audit_file_fast(p, CFG, processes=1, native=flag)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    assert f"byte {len(good) + 1}" in errors[1]
+
+
+def test_duplicate_keys_are_read_as_the_reference_reads_them(tmp_path: Path) -> None:
+    lines = [
+        b'{"trace_id": "a", "step_id": "1", "trace_id": "b"}',
+        b'{"trace_id": "c", "step_id": "1", "retry_count": 0, "retry_count": 2}',
+        b'{"trace_id": "c", "step_id": "2", "cache_hit": true, "cache_hit": false}',
+        b'{"trace_id": "d", "step_id": "3", "usage": {"input_tokens": 1, "input_tokens": 2}}',
+    ]
+    p = tmp_path / "dup.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    _three(p, AuditConfig(), processes=1)
+
+
+def test_a_missing_extension_falls_back_or_fails_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = write_jsonl(tmp_path / "odd.jsonl", _odd_steps())
+    ref = audit_file(p, CFG, engine="python")
+    monkeypatch.setattr(native, "_scan", None)  # as if the build had no C compiler
+    monkeypatch.delenv("NULLBAND_REQUIRE_NATIVE", raising=False)
+    with pytest.warns(RuntimeWarning, match="not built"):
+        _same(audit_file_fast(p, CFG, processes=1), ref)
+    monkeypatch.setenv("NULLBAND_REQUIRE_NATIVE", "1")
+    with pytest.raises(native.NativeMissingError, match="not built"):
+        audit_file_fast(p, CFG, processes=1)
+    with pytest.raises(native.NativeMissingError):
+        native.make_auditor(AuditContext(CFG), native=True)
+
+
+def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = Path(native.__file__).with_name("_scan.c")
+    inc = sysconfig.get_paths()["include"]
+    out = subprocess.run(
+        [cc, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{inc}", str(src),
+         "-o", str(tmp_path / "scan.so")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
+def test_the_fast_engine_does_not_import_the_heavy_parts() -> None:
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore');"
+        "import nullband.traces.fastaudit, nullband.traces.native;"
+        "heavy = [m for m in ('scipy', 'sklearn', 'aiohttp') if m in sys.modules];"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_warning_when_built() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert native.native_available()
