@@ -1896,6 +1896,8 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
             if (is_litn(&v[F_KIND], KINDS[k], (Py_ssize_t)strlen(KINDS[k]))) L.kind = k;
         if (L.kind < 0) ok = 0;
     }
+    if (ok && v[F_STATUS].set && !is_lit(&v[F_STATUS], "ok") && !is_lit(&v[F_STATUS], "error"))
+        ok = 0;
     if (ok && v[F_SOURCE].set && !is_lit(&v[F_SOURCE], "otel") && !is_lit(&v[F_SOURCE], "litellm") &&
         !is_lit(&v[F_SOURCE], "bifrost") && !is_lit(&v[F_SOURCE], "generic"))
         ok = 0;
