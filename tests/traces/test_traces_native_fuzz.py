@@ -81,7 +81,7 @@ _kb = st.fixed_dictionaries(
 )
 _args_value = _crm | _refund | _kb | _json
 _args = (
-    _args_value.map(lambda v: orjson.dumps(v).decode())
+    _args_value.map(json.dumps)
     | _args_value
     | st.sampled_from(["{", "", "[]", "{}", "null", ' {"query": "x"} ', "abc-12", "ABC"])
 )
