@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import mmap
 import multiprocessing as mp
 import os
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastreduce import Reducer
 from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts
-from nullband.traces.native import make_auditor, native_available
+from nullband.traces.native import NativeChunkAuditor, make_auditor, native_available
 
 _AUDITOR: ChunkAuditor | None = None
 _PATH: str = ""
@@ -41,11 +42,21 @@ def _init(path: str, config_json: bytes, native: bool) -> None:
 
 def _chunk(job: tuple[int, int, int]) -> ChunkFacts:
     start, end, first_idx = job
-    assert _AUDITOR is not None
+    auditor = _AUDITOR
+    assert auditor is not None
     with open(_PATH, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(end - start)
-    return _AUDITOR.run(data, start, first_idx, _PATH)
+        if not isinstance(auditor, NativeChunkAuditor) or end == start:
+            fh.seek(start)
+            return auditor.run(fh.read(end - start), start, first_idx, _PATH)
+        # the scanner reads the page cache in place (a read() copy costs more than the
+        # page faults); one map per chunk, so resident memory stays one chunk's
+        base = start - start % mmap.ALLOCATIONGRANULARITY
+        with mmap.mmap(fh.fileno(), end - base, offset=base, access=mmap.ACCESS_READ) as m:
+            view = memoryview(m)[start - base :]
+            try:
+                return auditor.run(view, start, first_idx, _PATH)
+            finally:
+                view.release()
 
 
 def _cuts(path: Path, n_chunks: int) -> list[tuple[int, int, int]]:

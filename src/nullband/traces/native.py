@@ -284,11 +284,12 @@ class NativeChunkAuditor(ChunkAuditor):
         self.declined = 0
         """Lines the scanner declined so far (diagnostics)."""
 
-    def run(self, data: bytes, start: int, first_idx: int, path: str) -> ChunkFacts:
+    def run(self, data: bytes | memoryview, start: int, first_idx: int, path: str) -> ChunkFacts:
+        """Facts of the lines in ``data`` (the bytes at offset ``start`` of ``path``)."""
         assert _scan is not None
         got = _scan.scan(data, self._plan, first_idx)
         if got is None:
-            return super().run(data, start, first_idx, path)
+            return super().run(bytes(data), start, first_idx, path)
         tids, tcode_b, keys, kcode_b, dur_b, ts_b, sids, soff_b, declined, flagged = got
         tcode = np.frombuffer(tcode_b, np.int64)
         kcode = np.frombuffer(kcode_b, np.int64)
@@ -302,10 +303,10 @@ class NativeChunkAuditor(ChunkAuditor):
             kmap = {k: i for i, k in enumerate(keys)}
             row_facts = self.row
             for row, a, b, tid, sid in declined:
-                f = row_facts(data[a:b], partial(int, start + a), first_idx + row, path)
+                f = row_facts(bytes(data[a:b]), partial(int, start + a), first_idx + row, path)
                 if f is None or f[0] != tid or f[1] != sid:
                     # the scanner read the line differently (e.g. a duplicate key)
-                    return super().run(data, start, first_idx, path)
+                    return super().run(bytes(data), start, first_idx, path)
                 key = (f[3] or None, f[4], f[5])
                 k = kmap.get(key)
                 if k is None:
