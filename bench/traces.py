@@ -11,7 +11,8 @@ available), with the peak resident memory of its whole process tree sampled ever
   directly, ``jsonschema`` validators (compiled once per tool) for tool calls, dicts for
   grouping, ``statistics.median`` per class;
 - ``fast``: ``nullband.traces.audit_file_fast`` with 2 worker processes (what
-  ``--engine fast`` and auto run);
+  ``--engine fast`` and auto run), with the C scanner (``nullband.traces.native``);
+- ``fastpy``: the same engine without the C scanner (its msgspec path);
 - ``python``: ``nullband.traces.audit_file(engine="python")`` (pydantic steps), on a
   100,000-span prefix only (it is the small-file engine).
 
@@ -145,8 +146,20 @@ def run_naive(path: Path) -> dict[str, Any]:
 
 def run_fast(path: Path) -> dict[str, Any]:
     from nullband.traces.fastaudit import audit_file_fast
+    from nullband.traces.native import native_available
 
     rep = audit_file_fast(path, _config(), processes=2)
+    return {
+        "spans": rep.summary.n_steps,
+        "verdicts": rep.summary.verdicts,
+        "native": native_available(),
+    }
+
+
+def run_fastpy(path: Path) -> dict[str, Any]:
+    from nullband.traces.fastaudit import audit_file_fast
+
+    rep = audit_file_fast(path, _config(), processes=2, native=False)
     return {"spans": rep.summary.n_steps, "verdicts": rep.summary.verdicts}
 
 
@@ -216,6 +229,7 @@ VARIANTS = {
     "msgspec2": run_msgspec2,
     "naive": run_naive,
     "fast": run_fast,
+    "fastpy": run_fastpy,
     "python": run_python,
 }
 
@@ -236,6 +250,7 @@ def per_line(path: Path, n: int = 200_000) -> None:
     from nullband.traces.fastreduce import Reducer
     from nullband.traces.msgaudit import ChunkAuditor
     from nullband.traces.msgstep import decode_step as _DECODE
+    from nullband.traces.native import NativeChunkAuditor, _scan, build_plan
 
     with path.open("rb") as fh:
         lines = list(islice(fh, n))
@@ -267,6 +282,18 @@ def per_line(path: Path, n: int = 200_000) -> None:
         auditor = ChunkAuditor(AuditContext(cfg))
         chunks[:] = [auditor.run(b, start, start << 20, "x") for b, start in blocks]
 
+    def run_scan() -> None:
+        plan = build_plan(AuditContext(cfg))
+        for b, start in blocks:
+            _scan.scan(b, plan, start << 20)
+
+    declined = [0]
+
+    def run_native() -> None:
+        auditor = NativeChunkAuditor(AuditContext(cfg))
+        chunks[:] = [auditor.run(b, start, start << 20, "x") for b, start in blocks]
+        declined[0] = auditor.declined
+
     def run_chunks_stub() -> None:
         # the same, with the reference per-step function replaced by a stub that returns
         # no flag: the difference to the full run is what the reference function costs
@@ -290,12 +317,16 @@ def per_line(path: Path, n: int = 200_000) -> None:
         ("msgspec decode of the audited fields", run_decode),
         ("worker, reference per-step function stubbed out", run_chunks_stub),
         ("worker: decode + screen + reference function on flagged rows", run_chunks),
-        ("parent: merge + medians + verdicts", run_reduce),
+        ("C scanner alone (validate, screen, simple flags, bookkeeping)", run_scan),
+        ("native worker: C scanner + declined rows in Python + finalize", run_native),
+        ("parent: merge + medians + verdicts (native chunks)", run_reduce),
     ):
         best = min(_timed(fn) for _ in range(3))
         print(f"per line ({len(lines)} lines, best of 3): {name}: {best / len(lines) * 1e6:.2f} us")
     special = sum(len(c.special) for c in chunks)
-    print(f"rows through the reference per-step function: {special} ({special / len(lines):.1%})")
+    n = len(lines)
+    print(f"rows with per-step facts (may carry a flag): {special} ({special / n:.1%})")
+    print(f"rows the C scanner declined (msgspec path): {declined[0]} ({declined[0] / n:.1%})")
     gc.enable()
 
 
@@ -365,7 +396,7 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=Path("/tmp/nullband-bench-traces.jsonl"))
     ap.add_argument("--child", choices=list(VARIANTS))
     ap.add_argument("--per-line", action="store_true", help="only the per-line CPU costs")
-    ap.add_argument("--variants", default="parse,orjson2,msgspec2,naive,fast,python")
+    ap.add_argument("--variants", default="parse,orjson2,msgspec2,naive,fast,fastpy,python")
     args = ap.parse_args()
     if args.child:
         t = time.perf_counter()
@@ -387,7 +418,7 @@ def main() -> None:
     by = {r["variant"]: r for r in rows}
     for r in rows:
         print(json.dumps(r))
-    for eng in ("orjson2", "msgspec2", "fast"):
+    for eng in ("orjson2", "msgspec2", "fast", "fastpy"):
         for base in ("parse", "naive"):
             if eng in by and base in by:
                 a, b = by[base], by[eng]
