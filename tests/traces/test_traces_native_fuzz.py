@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 from functools import partial
 
 import numpy as np
@@ -355,3 +356,66 @@ def test_chunks_give_the_msgspec_paths_facts(lines: list[bytes], which: int) -> 
 
 def _bits_all(a: np.ndarray) -> bytes:
     return np.asarray(a, np.float64).tobytes()
+
+
+_PATTERNS = [
+    r"^C[0-9]{6}$",
+    r"^[a-z]+-?[0-9]*$",
+    r"ab+c",
+    r"^\d{2,4}\.x$",
+    r"[^a]b?$",
+    r"^.$",
+    r"\w+@\w+\.com",
+    r"^[A-Fa-f0-9-]{3,}",
+    r"x{0}y",
+]
+
+
+@SETTINGS
+@given(
+    pattern=st.sampled_from(_PATTERNS),
+    value=st.text(alphabet=st.sampled_from("abcC0123456789-.@xyA_é\n"), max_size=9),
+)
+def test_a_pattern_the_scanner_matches_is_matched_by_re_search(pattern: str, value: str) -> None:
+
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": pattern}}}
+    cfg = AuditConfig(tool_schemas={"f": schema})
+    line = orjson.dumps(
+        {
+            "trace_id": "t",
+            "step_id": "s",
+            "kind": "tool",
+            "tool_name": "f",
+            "tool_arguments": json.dumps({"s": value}),
+        }
+    )
+    outcome = _check_line(line + b"\n", cfg)
+    if outcome == "accepted":
+        assert re.search(pattern, value) is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [(r"^C[0-9]{6}$", "C000123"), (r"ab+c", "xxabbbc"), (r"[^a]b?$", "ab"), (r"^.$", "é")],
+)
+def test_supported_patterns_are_proven_in_c(pattern: str, value: str) -> None:
+    # not vacuous: matching ASCII values are accepted without the Python path
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": pattern}}}
+    line = orjson.dumps(
+        {
+            "trace_id": "t",
+            "step_id": "s",
+            "kind": "tool",
+            "tool_name": "f",
+            "tool_arguments": json.dumps({"s": value}),
+        }
+    )
+    want = "declined" if not value.isascii() else "accepted"
+    assert _check_line(line + b"\n", AuditConfig(tool_schemas={"f": schema})) == want
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(a|b)", "a|b", "a{2,1}", "[[:alpha:]]", "é", "a*?", r"\s", "a{"]
+)
+def test_other_patterns_get_no_plan(pattern: str) -> None:
+    assert native.pattern_plan(pattern) is None
