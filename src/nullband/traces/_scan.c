@@ -397,20 +397,48 @@ static int hex4(const u8 *p, const u8 *end, unsigned *out) {
 
 /* A string at c->p (on its quote): validated; *s..*e is its raw content; *esc set when
  * it holds escapes. Lone surrogate escapes and invalid UTF-8 are BAD. */
-static int scan_string(Ctx *c, const u8 **s, const u8 **e, int *esc) {
-    const u8 *p = c->p + 1, *end = c->end;
+static int scan_string_rest(Ctx *c, const u8 *p, const u8 **e, int *esc);
+
+#ifdef __SSE2__
+/* Bit i set: byte i of the 16 at p is a quote, a backslash, or < 0x20 or >= 0x80. */
+static inline int stop_mask(const u8 *p) {
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    return _mm_movemask_epi8(m);
+}
+#endif
+
+static inline int scan_string(Ctx *c, const u8 **s, const u8 **e, int *esc) {
+    const u8 *p = c->p + 1;
     *s = p;
     *esc = 0;
+#ifdef __SSE2__
+    /* most strings (keys, short values) end within 16 bytes, in plain ASCII */
+    if (p + 16 <= c->end) {
+        int mask = stop_mask(p);
+        if (mask) {
+            const u8 *q = p + __builtin_ctz((unsigned)mask);
+            if (*q == '"') {
+                *e = q;
+                c->p = q + 1;
+                return OK;
+            }
+        }
+    }
+#endif
+    return scan_string_rest(c, p, e, esc);
+}
+
+/* The rest of a string from p: escapes, UTF-8, long runs. */
+static int scan_string_rest(Ctx *c, const u8 *p, const u8 **e, int *esc) {
+    const u8 *end = c->end;
     for (;;) {
 #ifdef __SSE2__
         /* 16 bytes at a time: a quote, a backslash, or a byte < 0x20 or >= 0x80 (signed) */
-        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                      space = _mm_set1_epi8(0x20);
         while (p + 16 <= end) {
-            __m128i x = _mm_loadu_si128((const __m128i *)p);
-            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-                                     _mm_cmplt_epi8(x, space));
-            int mask = _mm_movemask_epi8(m);
+            int mask = stop_mask(p);
             if (mask) {
                 p += __builtin_ctz((unsigned)mask);
                 break;
