@@ -12,6 +12,7 @@ gets its row directly.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,13 @@ class Reducer:
     def add(self, chunk: ChunkFacts) -> None:
         """Merge one chunk (chunks must come in file order)."""
         traces, keys = self.traces, self.keys
-        tmap = np.array([traces.setdefault(t, len(traces)) for t in chunk.trace_ids], np.int64)
+        ids = chunk.trace_ids
+        n0 = len(traces)
+        if traces.keys().isdisjoint(ids):  # the usual case: all new (a chunk's ids are unique)
+            traces.update(zip(ids, range(n0, n0 + len(ids)), strict=True))
+            tmap = np.arange(n0, n0 + len(ids), dtype=np.int64)
+        else:
+            tmap = np.array([traces.setdefault(t, len(traces)) for t in ids], np.int64)
         kmap = np.array([keys.setdefault(k, len(keys)) for k in chunk.keys], np.int64)
         rows = len(chunk.tcode)
         self._tcode.append(tmap[chunk.tcode] if rows else chunk.tcode)
@@ -126,12 +133,14 @@ class Reducer:
         if special:
             needs[tcode[at]] = True
         trace_ids = list(self.traces)
-        tclass_names = [class_names[c + 1] for c in trace_class.tolist()]
+        names = np.empty(len(class_names), dtype=object)
+        names[:] = class_names
+        tclass_names = names[trace_class + 1].tolist()
         counts = np.bincount(tcode, minlength=n_traces).tolist()
-        rows: list[AuditRow] = [
-            (tid, tc, "clean", n, [])
-            for tid, tc, n in zip(trace_ids, tclass_names, counts, strict=True)
-        ]
+        # (trace id, class, "clean", steps, a new empty flag list) per trace
+        rows: list[AuditRow] = list(
+            zip(trace_ids, tclass_names, repeat("clean"), counts, iter(list, None), strict=False)
+        )
         spec = self.rows
         for code in np.flatnonzero(needs & ~redo).tolist():
             rows[code] = spec[code]
