@@ -363,9 +363,27 @@ static const Named *find_named(const Named *a, Py_ssize_t n, const char *s, Py_s
  * proven (a decline); BAD not valid JSON (or too unusual to skip): parsing stops. */
 enum { OK = 0, NO = 1, BAD = -1 };
 
+/* Values already validated in this chunk (pointers into its bytes). A value whose bytes
+ * equal one of them is that same value (a JSON array or object ends where its bytes
+ * say), so it is valid without a second parse: tool definitions repeat on every model
+ * call, and a trace's messages repeat in its later calls. */
+#define RING 8
+typedef struct {
+    const u8 *p;
+    Py_ssize_t n;
+    int count;
+} Seen;
+
+typedef struct {
+    Seen list[2];   /* the last input_messages / tool_definitions value */
+    Seen ring[RING]; /* recent message objects */
+    int next;
+} Memo;
+
 typedef struct {
     const u8 *p, *end;
     Buf tmp; /* unescaped strings */
+    Memo *memo;
 } Ctx;
 
 static inline const u8 *ws(const u8 *p, const u8 *end) {
@@ -1305,24 +1323,54 @@ static int tool_calls(Ctx *c, Line *L, void *arg) {
 }
 
 /* An array whose items must all be objects (content skipped); returns the count in *n. */
-static int object_list(Ctx *c, Line *L, int *n) {
+static int same_bytes(const Seen *m, const u8 *p, const u8 *end) {
+    return m->p && end - p >= m->n && p[m->n - 1] == m->p[m->n - 1] && !memcmp(p, m->p, (size_t)m->n);
+}
+
+/* An array whose items must all be objects (content skipped); returns the count in *n.
+ * which: 0 input_messages, 1 tool_definitions (the memo slot). */
+static int object_list(Ctx *c, Line *L, int *n, int which) {
     int r;
+    Memo *m = c->memo;
     *n = 0;
     if (*c->p != '[') {
         L->decline = 1;
         return skip_value(c, 1);
     }
+    if (m && same_bytes(&m->list[which], c->p, c->end)) {
+        c->p += m->list[which].n;
+        *n = m->list[which].count;
+        return OK;
+    }
+    const u8 *start = c->p;
+    int declined = L->decline;
+    L->decline = 0;
     c->p = ws(c->p + 1, c->end);
     if (c->p < c->end && *c->p == ']') {
         c->p++;
-        return OK;
+        goto done;
     }
     for (;;) {
         c->p = ws(c->p, c->end);
         if (c->p >= c->end) return BAD;
         if (*c->p != '{') L->decline = 1;
-        if ((r = skip_value(c, 2)) < 0) return BAD;
-        if (r) L->decline = 1;
+        const u8 *item = c->p;
+        int hit = 0;
+        for (int i = 0; m && !which && i < RING && !hit; i++) {
+            if (same_bytes(&m->ring[i], c->p, c->end)) {
+                c->p += m->ring[i].n;
+                hit = 1;
+            }
+        }
+        if (!hit) {
+            if ((r = skip_value(c, 2)) < 0) return BAD;
+            if (r) {
+                L->decline = 1;
+            } else if (m && !which && *item == '{') {
+                m->ring[m->next] = (Seen){item, c->p - item, 0};
+                m->next = (m->next + 1) % RING;
+            }
+        }
         (*n)++;
         c->p = ws(c->p, c->end);
         if (c->p >= c->end) return BAD;
@@ -1332,10 +1380,14 @@ static int object_list(Ctx *c, Line *L, int *n) {
         }
         if (*c->p == ']') {
             c->p++;
-            return OK;
+            break;
         }
         return BAD;
     }
+done:
+    if (m && !L->decline) m->list[which] = (Seen){start, c->p - start, *n};
+    L->decline |= declined;
+    return OK;
 }
 
 /* segments: an object of strings; usage: integers in its known keys (others skipped). */
@@ -1519,11 +1571,11 @@ static int parse_line(Ctx *c, Line *L) {
                     }
                     break;
                 case F_TOOL_DEFINITIONS:
-                    r = object_list(c, L, &L->n_defs);
+                    r = object_list(c, L, &L->n_defs, 1);
                     break;
                 case F_INPUT_MESSAGES: {
                     int n;
-                    r = object_list(c, L, &n);
+                    r = object_list(c, L, &n, 0);
                     break;
                 }
                 case F_SEGMENTS:
@@ -1836,6 +1888,7 @@ typedef struct {
     Buf tcode, kcode, dur, ts, soff, sids;
     Table tids, keys;
     Py_ssize_t chars;
+    Memo memo;
 } Out;
 
 static void out_free(Out *o) {
@@ -1896,6 +1949,7 @@ static PyObject *bytearray_of(Buf *b) { return PyByteArray_FromStringAndSize(b->
 static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb, PyObject *declined,
                     PyObject *flagged, Py_ssize_t first_idx, Py_ssize_t row, Py_ssize_t off) {
     Ctx c = {0};
+    c.memo = &o->memo;
     Line L;
     for (int f = 0; f < F_COUNT; f++) L.v[f].set = 0;
     L.decline = L.n_calls = L.n_defs = L.kind = 0;
