@@ -8,6 +8,7 @@ an error here instead of a skip.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -217,3 +218,35 @@ def test_no_warning_when_built() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert native.native_available()
+
+
+def test_repeated_definitions_and_messages_are_checked_each_time(tmp_path: Path) -> None:
+    # the scanner skips values byte-equal to ones it validated earlier in the chunk;
+    # a value that differs anywhere (or was declined) is parsed again
+    defs = [{"type": "function", "function": {"name": "search_kb", "parameters": {}}}]
+    msg = {"role": "user", "content": "hi"}
+    base = {"trace_id": "t", "duration_ms": 5.0, "input_messages": [msg], "tool_definitions": defs}
+    rows: list[dict[str, Any]] = [
+        {**base, "step_id": "1"},
+        {**base, "step_id": "2", "tool_definitions": [*defs, 7]},  # not an object: refused
+    ]
+    p = write_jsonl(tmp_path / "memo.jsonl", rows)
+    with pytest.raises(InputError) as a:
+        audit_file_fast(p, CFG, processes=1, native=True)
+    with pytest.raises(InputError) as b:
+        audit_file_fast(p, CFG, processes=1, native=False)
+    assert str(a.value) == str(b.value)
+    big = {"role": "user", "content": "x", "n": 10**30}  # declined by C, valid for both
+    rows = [
+        {**base, "step_id": "1", "input_messages": [big]},
+        {**base, "step_id": "2", "input_messages": [msg, big, msg]},
+        {**base, "step_id": "3", "input_messages": [msg, msg], "retry_count": 1},
+        {**base, "step_id": "4", "tool_definitions": [*defs, *defs]},
+        {**base, "step_id": "5"},
+    ]
+    q = tmp_path / "memo2.jsonl"
+    q.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    _three(q, CFG, processes=1)
+    auditor = native.NativeChunkAuditor(AuditContext(CFG))
+    auditor.run(q.read_bytes(), 0, 0, str(q))
+    assert auditor.declined == 2  # the two lines holding the 31-digit integer
