@@ -250,3 +250,20 @@ def test_repeated_definitions_and_messages_are_checked_each_time(tmp_path: Path)
     auditor = native.NativeChunkAuditor(AuditContext(CFG))
     auditor.run(q.read_bytes(), 0, 0, str(q))
     assert auditor.declined == 2  # the two lines holding the 31-digit integer
+
+
+def test_a_trace_spread_over_chunks_same_report(tmp_path: Path) -> None:
+    filler = [
+        {"trace_id": f"f{i}", "step_id": "1", "duration_ms": 10.0 + i % 5, "name": "x" * 900}
+        for i in range(2600)
+    ]
+    rows = [
+        {"trace_id": "w", "step_id": "1", "retry_count": 2, "started_at": "2026-05-01T00:00:00Z"},
+        *filler,
+        {"trace_id": "w", "step_id": "2", "started_at": "2026-05-01T00:00:05Z"},
+        *filler[:5],
+        {"trace_id": "w", "step_id": "3", "status": "error", "started_at": "2026-05-01T00:00:09Z"},
+    ]
+    p = write_jsonl(tmp_path / "spread.jsonl", rows)
+    assert p.stat().st_size > 2 << 20
+    _three(p, AuditConfig(), processes=2, chunk_mb=1)
