@@ -266,7 +266,8 @@ def finalize(
 
     ``steps`` are in input order; flags come out in start order.
     """
-    tc = trace_class(steps) or "-"
+    cls = trace_class(steps)
+    tc = cls or "-"
     found: list[tuple[float, int, str, str, str]] = []
     ignore = config.ignore
     f = config.timing_factor
@@ -277,7 +278,7 @@ def finalize(
         if s.flags:
             for code, reason in s.flags:
                 found.append((s.ts, s.idx, code, s.step_id, reason))
-        if s.duration is None:
+        if s.duration is None or not limits:
             continue
         lim = limits.get((tc, s.kind, s.label))
         if lim is None:
@@ -297,13 +298,14 @@ def finalize(
     verdict: Verdict = "clean"
     flags: list[tuple[str, str, str, str]] = []
     if found:
-        found.sort(key=lambda x: (x[0], x[1]))
+        if len(found) > 1:
+            found.sort(key=lambda x: (x[0], x[1]))
         for _, _, code, step_id, reason in found:
             sev = config.verdict_of(code)
             if _RANK[sev] > _RANK[verdict]:
                 verdict = sev
             flags.append((code, step_id, reason, sev))
-    return (steps[0].trace_id, trace_class(steps), verdict, len(steps), flags)
+    return (steps[0].trace_id, cls, verdict, len(steps), flags)
 
 
 def summarize(
