@@ -375,6 +375,7 @@ typedef struct {
 } Seen;
 
 typedef struct {
+    signed char next_field[64]; /* field -> the field that followed it last (-1 unknown) */
     Seen list[2];   /* the last input_messages / tool_definitions value */
     Seen ring[RING]; /* recent message objects */
     int next;
@@ -1112,16 +1113,24 @@ static unsigned field_slot(const u8 *s, Py_ssize_t n) {
     return (unsigned)(n * 7 + s[0] * 3 + s[n - 1] * 5 + s[n / 2]) & 255;
 }
 
+/* a[0:n] == b[0:n], eight bytes at a time */
+static inline int same_n(const u8 *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    for (; n > 0; n--)
+        if (*a++ != (u8)*b++) return 0;
+    return 1;
+}
+
 static int field_id(const u8 *s, Py_ssize_t n) {
     if (n < 4 || n > 20) return -1;
     const signed char *b = FIELD_TABLE[field_slot(s, n)];
-    for (int i = 0; i < 4 && b[i] >= 0; i++) {
-        const char *name = FIELD_NAMES[(int)b[i]];
-        if (FIELD_LEN[(int)b[i]] != n) continue;
-        Py_ssize_t k = 0;
-        while (k < n && name[k] == (char)s[k]) k++;
-        if (k == n) return b[i];
-    }
+    for (int i = 0; i < 4 && b[i] >= 0; i++)
+        if (FIELD_LEN[(int)b[i]] == n && same_n(s, FIELD_NAMES[(int)b[i]], n)) return b[i];
     return -1;
 }
 
@@ -1148,7 +1157,7 @@ static const char *KINDS[] = {"llm", "tool", "agent", "workflow", "embedding", "
 
 typedef struct {
     const u8 *s, *e;
-    int esc, is_str, set, null;
+    unsigned char esc, is_str, set, null;
 } Val; /* a top-level value: a string's content, or any value's raw span */
 
 typedef struct {
@@ -1175,7 +1184,9 @@ static int read_val(Ctx *c, Val *v, int depth) {
     v->is_str = 0;
     if (*c->p == '"') {
         v->is_str = 1;
-        return scan_string(c, &v->s, &v->e, &v->esc);
+        int esc, r = scan_string(c, &v->s, &v->e, &esc);
+        v->esc = (unsigned char)esc;
+        return r;
     }
     v->null = *c->p == 'n';
     v->s = c->p;
@@ -1478,6 +1489,8 @@ static int parse_line(Ctx *c, Line *L) {
     const u8 *s, *e;
     int esc;
     uint64_t seen = 0;
+    Memo *m = c->memo;
+    int prev = F_COUNT; /* the line start */
     c->p = ws(c->p, c->end);
     if (c->p >= c->end || *c->p != '{') return BAD;
     c->p = ws(c->p + 1, c->end);
@@ -1492,7 +1505,20 @@ static int parse_line(Ctx *c, Line *L) {
         if (c->p >= c->end || *c->p != ':') return BAD;
         c->p = ws(c->p + 1, c->end);
         if (c->p >= c->end) return BAD;
-        int f = esc ? -1 : field_id(s, e - s);
+        /* keys come in much the same order line after line: try the one that followed
+         * the previous key last time before the table */
+        int f = -1;
+        if (!esc) {
+            Py_ssize_t n = e - s;
+            int guess = m ? m->next_field[prev] : -1;
+            if (guess >= 0 && FIELD_LEN[guess] == n && same_n(s, FIELD_NAMES[guess], n)) {
+                f = guess;
+            } else {
+                f = field_id(s, n);
+                if (m) m->next_field[prev] = (signed char)f;
+            }
+        }
+        prev = f < 0 ? F_COUNT : f;
         if (f < 0) {
             L->decline = 1; /* unknown (or escaped) key: msgspec refuses or we cannot tell */
             r = skip_value(c, 1);
@@ -1951,7 +1977,7 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     Ctx c = {0};
     c.memo = &o->memo;
     Line L;
-    for (int f = 0; f < F_COUNT; f++) L.v[f].set = 0;
+    memset(L.v, 0, sizeof(L.v));
     L.decline = L.n_calls = L.n_defs = L.kind = 0;
     c.p = s;
     c.end = e;
@@ -2096,6 +2122,7 @@ static PyObject *scan(PyObject *mod, PyObject *args) {
     const Plan *plan = (const Plan *)plan_obj;
     Out o;
     memset(&o, 0, sizeof(o));
+    memset(o.memo.next_field, -1, sizeof(o.memo.next_field));
     Buf lb = {0};
     PyObject *declined = PyList_New(0);
     PyObject *flagged = PyList_New(0);
