@@ -267,3 +267,21 @@ def test_a_trace_spread_over_chunks_same_report(tmp_path: Path) -> None:
     p = write_jsonl(tmp_path / "spread.jsonl", rows)
     assert p.stat().st_size > 2 << 20
     _three(p, AuditConfig(), processes=2, chunk_mb=1)
+
+
+def test_a_call_whose_function_is_not_an_object_is_audited(tmp_path: Path) -> None:
+    # the reference schema takes any output_message object; such a call once crashed
+    # the per-step rules (found by the fuzz test)
+    rows: list[dict[str, Any]] = [
+        {"trace_id": "a", "step_id": "1", "output_message": {"tool_calls": [{"function": 1}]}},
+        {
+            "trace_id": "b",
+            "step_id": "1",
+            "output_message": {"tool_calls": [{"function": "x"}, {"function": None}]},
+            "tool_definitions": [{"type": "function", "function": {"name": "search_kb"}}],
+        },
+    ]
+    p = write_jsonl(tmp_path / "fn.jsonl", rows)
+    _three(p, CFG, processes=1)
+    ref = audit_file(p, CFG, engine="python")
+    assert {t.trace_id: t.verdict for t in ref.traces} == {"a": "clean", "b": "corrupted"}

@@ -117,7 +117,9 @@ def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]
         return
     defs: dict[Any, Any] | None = None
     for call in calls:
-        fn = (call.get("function") or {}) if isinstance(call, dict) else {}
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            fn = {}  # no function object (null, missing, or a value of another type)
         name = str(fn.get("name"))
         check = ctx.tool.get(name)
         if check is None:
