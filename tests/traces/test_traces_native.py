@@ -281,7 +281,16 @@ def test_a_call_whose_function_is_not_an_object_is_audited(tmp_path: Path) -> No
             "tool_definitions": [{"type": "function", "function": {"name": "search_kb"}}],
         },
     ]
+    rows.append(
+        {
+            "trace_id": "c",
+            "step_id": "1",
+            "output_message": {"tool_calls": [{"function": {"name": "lookup"}}]},
+            "tool_definitions": [{"function": 1}, {"function": {"name": "lookup"}}],
+        }
+    )
     p = write_jsonl(tmp_path / "fn.jsonl", rows)
     _three(p, CFG, processes=1)
     ref = audit_file(p, CFG, engine="python")
-    assert {t.trace_id: t.verdict for t in ref.traces} == {"a": "clean", "b": "corrupted"}
+    verdicts = {t.trace_id: t.verdict for t in ref.traces}
+    assert verdicts == {"a": "clean", "b": "corrupted", "c": "clean"}

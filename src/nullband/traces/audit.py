@@ -87,10 +87,11 @@ def _ts(value: Any) -> float:
 
 
 def _definitions(d: dict[str, Any]) -> dict[Any, Any]:
+    fns = (t.get("function") for t in d.get("tool_definitions") or [] if isinstance(t, dict))
+    # a function that is not an object (null, missing, another type) has no name
     return {
-        (t.get("function") or {}).get("name"): (t.get("function") or {}).get("parameters")
-        for t in d.get("tool_definitions") or []
-        if isinstance(t, dict)
+        f.get("name"): f.get("parameters")
+        for f in (fn if isinstance(fn, dict) else {} for fn in fns)
     }
 
 
