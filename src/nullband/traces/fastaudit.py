@@ -19,6 +19,8 @@ import mmap
 import multiprocessing as mp
 import os
 import pickle
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,13 +33,16 @@ from nullband.traces.native import NativeChunkAuditor, make_auditor, native_avai
 
 _AUDITOR: ChunkAuditor | None = None
 _PATH: str = ""
+_OUT: str = ""
+"""A directory (in memory where the system has one) that workers hand their facts over in."""
 
 
-def _init(path: str, config_json: bytes, native: bool) -> None:
-    global _AUDITOR, _PATH
+def _init(path: str, config_json: bytes, native: bool, out: str = "") -> None:
+    global _AUDITOR, _PATH, _OUT
     ctx = AuditContext(AuditConfig.model_validate_json(config_json))
     _AUDITOR = make_auditor(ctx, native)
     _PATH = path
+    _OUT = out
     gc.disable()  # the facts are acyclic; collection only costs time here
 
 
@@ -128,13 +133,31 @@ def _run(
             yield _chunk(job)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(
-        n_proc, initializer=_init, initargs=(path, cfg_json, native)
-    ) as pool:
-        for blob in pool.imap(_chunk_blob, jobs):
-            yield pickle.loads(blob)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    out = tempfile.mkdtemp(prefix="nullband-audit-", dir=shm)
+    try:
+        with mp.get_context(method).Pool(
+            n_proc, initializer=_init, initargs=(path, cfg_json, native, out)
+        ) as pool:
+            for got in pool.imap(_chunk_blob, jobs):
+                if isinstance(got, str):
+                    with open(got, "rb") as fh:
+                        got = fh.read()
+                    os.unlink(fh.name)
+                yield pickle.loads(got)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
-def _chunk_blob(job: tuple[int, int, int]) -> bytes:
-    # pickled here with protocol 5: half the CPU of the pool's own pickler for these facts
-    return pickle.dumps(_chunk(job), protocol=5)
+def _chunk_blob(job: tuple[int, int, int]) -> bytes | str:
+    """A chunk's facts pickled (protocol 5: half the CPU of the pool's own pickler), in a
+    file of the hand-over directory when it can be written (the pool's pipe reads a large
+    message in many reads that each allocate its full size), else as bytes."""
+    blob = pickle.dumps(_chunk(job), protocol=5)
+    name = os.path.join(_OUT, f"{job[0]}.pickle")
+    try:
+        with open(name, "wb") as fh:
+            fh.write(blob)
+    except OSError:
+        return blob
+    return name
