@@ -294,3 +294,23 @@ def test_a_call_whose_function_is_not_an_object_is_audited(tmp_path: Path) -> No
     ref = audit_file(p, CFG, engine="python")
     verdicts = {t.trace_id: t.verdict for t in ref.traces}
     assert verdicts == {"a": "clean", "b": "corrupted", "c": "clean"}
+
+
+def _handover_dirs() -> set[str]:
+    import glob
+    import tempfile
+
+    roots = ["/dev/shm", tempfile.gettempdir()]
+    return {d for r in roots for d in glob.glob(os.path.join(r, "nullband-audit-*"))}
+
+
+def test_workers_hand_over_through_files_that_are_removed(tmp_path: Path) -> None:
+    filler = [{"trace_id": f"f{i}", "step_id": "1", "name": "x" * 900} for i in range(2600)]
+    good = write_jsonl(tmp_path / "good.jsonl", filler)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(good.read_bytes() + b'{"trace_id": "t", "step_id": \n')
+    before = _handover_dirs()
+    _three(good, AuditConfig(), processes=2, chunk_mb=1)
+    with pytest.raises(InputError, match="not valid JSON"):
+        audit_file_fast(bad, AuditConfig(), processes=2, chunk_mb=1)
+    assert _handover_dirs() == before
