@@ -182,6 +182,7 @@ class Reducer:
             for c in np.unique(chunk_of).tolist()
         }
         starts = self._starts
+        new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
         for j, (i, t, k, c) in enumerate(
             zip(
                 sel.tolist(),
@@ -193,23 +194,14 @@ class Reducer:
         ):
             known = special.get(i)
             if known is not None:
-                f = StepFacts._make(known)
+                f = new(StepFacts, known)
             else:
                 task, kind, label = keys[k]
                 d = durs[j]
-                f = StepFacts(
-                    trace_ids[t],
-                    sids[c][i - starts[c]],
-                    ts[j],
-                    idx[j],
-                    task,
-                    kind,
-                    label,
-                    None if d != d else d,
-                    eligs[j],
-                    False,
-                    [],
-                )
+                f = new(StepFacts, (
+                    trace_ids[t], sids[c][i - starts[c]], ts[j], idx[j], task, kind, label,
+                    None if d != d else d, eligs[j], False, [],
+                ))  # fmt: skip
             groups.setdefault(t, []).append(f)
         return groups
 
