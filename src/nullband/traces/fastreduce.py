@@ -12,6 +12,8 @@ gets its row directly.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from itertools import repeat
 from typing import Any
 
@@ -35,12 +37,26 @@ class Reducer:
         self._kcode: list[np.ndarray] = []
         self._dur: list[np.ndarray] = []
         self._ts: list[np.ndarray] = []
-        self._idx: list[np.ndarray] = []
         self._ids: list[str | list[str]] = []
+        self._offs: list[np.ndarray | None] = []
+        self._firsts: list[int] = []
         self._starts: list[int] = []
         self.special: dict[int, tuple[Any, ...]] = {}
         self.rows: dict[int, AuditRow] = {}
+        """Trace code -> the row a worker sent (the last one, for a trace in several chunks)."""
+        self._rows: list[AuditRow] = []
+        """The report's rows, by trace code, as far as the chunks added so far tell."""
+        self._replaced: list[AuditRow] = []
+        """Workers' rows of a trace that a later chunk's row replaced in ``rows``."""
+        self._verdicts: dict[str, int] = {"clean": 0, "noisy": 0, "corrupted": 0}
+        self._flags: dict[str, int] = {}
+        """Counts (as :func:`summarize` counts) over every row the workers sent, so the
+        final summary only corrects for the rows it redoes."""
         self._tmaps: list[np.ndarray] = []
+        self._at: list[np.ndarray] = []
+        self._at_elig: list[np.ndarray] = []
+        """Per chunk: the (global) rows of ``special`` and whether each is eligible for
+        its class's median."""
         self.n = 0
 
     def add(self, chunk: ChunkFacts) -> None:
@@ -51,24 +67,68 @@ class Reducer:
         if traces.keys().isdisjoint(ids):  # the usual case: all new (a chunk's ids are unique)
             traces.update(zip(ids, range(n0, n0 + len(ids)), strict=True))
             tmap = np.arange(n0, n0 + len(ids), dtype=np.int64)
+            fresh = None
         else:
             tmap = np.array([traces.setdefault(t, len(traces)) for t in ids], np.int64)
+            fresh = tmap >= n0
+        self._add_rows(chunk, fresh)
         kmap = np.array([keys.setdefault(k, len(keys)) for k in chunk.keys], np.int64)
         rows = len(chunk.tcode)
         self._tcode.append(tmap[chunk.tcode] if rows else chunk.tcode)
         self._kcode.append(kmap[chunk.kcode] if rows else chunk.kcode)
         self._dur.append(chunk.dur)
         self._ts.append(chunk.ts)
-        self._idx.append(chunk.first_idx + np.arange(rows, dtype=np.int64))
+        self._firsts.append(chunk.first_idx)
         self._ids.append(chunk.step_ids)
+        self._offs.append(chunk.step_offs)
         self._starts.append(self.n)
+        n = self.n
+        special = self.special
         for row, facts in chunk.special.items():
-            self.special[self.n + row] = facts
-        codes = tmap.tolist()
-        for t, audit in chunk.rows.items():
-            self.rows[codes[t]] = audit
+            special[n + row] = facts
+        if chunk.special:
+            m = len(chunk.special)
+            self._at.append(np.fromiter(chunk.special, np.int64, m) + n)
+            self._at_elig.append(np.fromiter((f[8] for f in chunk.special.values()), bool, m))
+        if chunk.rows:
+            codes = tmap.tolist()
+            spec = self.rows
+            out = self._rows
+            for t, audit in chunk.rows.items():
+                code = codes[t]
+                old = spec.get(code)
+                if old is not None:
+                    self._replaced.append(old)
+                spec[code] = out[code] = audit
+            _count(chunk.rows.values(), self._verdicts, self._flags)
         self._tmaps.append(tmap)
         self.n += rows
+
+    def _add_rows(self, chunk: ChunkFacts, fresh: np.ndarray | None) -> None:
+        """Rows of the chunk's new traces (``fresh``: which are new; None: all) as if
+        each lay in this chunk only: (trace id, the class of its first classed row,
+        "clean", its steps, a new empty flag list). A trace that also has steps in
+        another chunk is redone by :meth:`report`, so its row here is never final."""
+        n_ids = len(chunk.trace_ids)
+        names: list[str | None] = [None]
+        codes: dict[str, int] = {}
+        key_class = np.array(
+            [-1 if k[0] is None else codes.setdefault(k[0], len(codes)) for k in chunk.keys] or [0],
+            np.int64,
+        )
+        names.extend(codes)
+        first = _first_class(chunk.tcode, key_class[chunk.kcode], n_ids)
+        obj = np.empty(len(names), dtype=object)
+        obj[:] = names
+        cls = obj[first + 1]
+        counts = np.bincount(chunk.tcode, minlength=n_ids)
+        ids: list[str] = chunk.trace_ids
+        if fresh is not None:
+            ids = [t for t, new in zip(ids, fresh.tolist(), strict=True) if new]
+            cls, counts = cls[fresh], counts[fresh]
+        self._rows.extend(
+            zip(ids, cls.tolist(), repeat("clean"), counts.tolist(), iter(list, None), strict=False)
+        )
 
     def report(self) -> AuditReport:
         """The audit report of everything added."""
@@ -111,8 +171,8 @@ class Reducer:
         elig = ~np.isnan(dur)
         special = self.special
         if special:
-            at = np.fromiter(special, np.int64, len(special))
-            elig[at] = np.fromiter((f[8] for f in special.values()), bool, len(special))
+            at = np.concatenate(self._at)
+            elig[at] = np.concatenate(self._at_elig)
         medians = _medians(mkeys, mcode, dur, elig, cfg)
         limits = timing_limits(medians, cfg)
         slow = np.full(len(mkeys), np.inf)
@@ -126,33 +186,49 @@ class Reducer:
         with np.errstate(invalid="ignore"):
             timed = (dur > slow[mcode]) | (dur < fast[mcode])
         # a worker's row is final for a trace seen in one chunk only, without timing flags
-        redo = np.zeros(n_traces, dtype=bool)
-        redo[tcode[timed]] = True
-        redo |= np.bincount(np.concatenate(self._tmaps), minlength=n_traces) > 1
-        needs = redo.copy()
+        multi = np.bincount(np.concatenate(self._tmaps), minlength=n_traces) > 1
+        flagged = np.zeros(n_traces, dtype=bool)
         if special:
-            needs[tcode[at]] = True
-        trace_ids = list(self.traces)
-        names = np.empty(len(class_names), dtype=object)
-        names[:] = class_names
-        tclass_names = names[trace_class + 1].tolist()
-        counts = np.bincount(tcode, minlength=n_traces).tolist()
-        # (trace id, class, "clean", steps, a new empty flag list) per trace
-        rows: list[AuditRow] = list(
-            zip(trace_ids, tclass_names, repeat("clean"), counts, iter(list, None), strict=False)
-        )
+            flagged[tcode[at]] = True
+        timed_at = np.flatnonzero(timed)
+        redo = multi.copy()
+        redo[tcode[timed_at]] = True
+        needs = redo | flagged
+        # redone in full: a trace with a worker's row or in several chunks; every other
+        # redone trace lies in one chunk and only its timed steps can carry a flag
+        full = redo & (multi | flagged)
+        only_timed = timed_at[(redo & ~full)[tcode[timed_at]]]
+        # every trace's row is in place (the worker's where it sent one); redo the rest
+        rows = self._rows
         spec = self.rows
-        for code in np.flatnonzero(needs & ~redo).tolist():
-            rows[code] = spec[code]
-        for code, group in self._groups(tcode, kcode, dur, elig, keys, needs & redo).items():
-            rows[code] = finalize(group, limits, cfg)
-        # every other trace is clean without flags: summarize the rest, then count them
-        touched = [rows[c] for c in np.flatnonzero(needs).tolist()]
-        part = summarize(touched, medians, cfg, "fast")
-        verdicts = dict(part.verdicts)
-        verdicts["clean"] += n_traces - len(touched)
+        # the workers' rows were counted as they arrived: take out those redone here
+        verdicts = dict(self._verdicts)
+        flag_counts = dict(self._flags)
+        dropped = [spec[c] for c in np.flatnonzero(redo).tolist() if c in spec]
+        _count([*dropped, *self._replaced], verdicts, flag_counts, -1)
+        new: list[AuditRow] = []
+        ts = np.concatenate(self._ts)
+        for code, group in self._groups(tcode, kcode, dur, elig, ts, keys, full).items():
+            rows[code] = row = finalize(group, limits, cfg)
+            new.append(row)
+        for code, group in self._timed_steps(tcode, kcode, dur, ts, keys, only_timed).items():
+            tid, cls, verdict, _, flags = finalize(group, limits, cfg)
+            rows[code] = row = (tid, cls, verdict, rows[code][3], flags)
+            new.append(row)
+        # every other trace is clean without flags: summarize the new rows, add the rest
+        part = summarize(new, medians, cfg, "fast")
+        for v, c in part.verdicts.items():
+            verdicts[v] += c
+        for name, c in part.flags.items():
+            flag_counts[name] = flag_counts.get(name, 0) + c
+        verdicts["clean"] += n_traces - int(np.count_nonzero(needs))
         summary = part.model_copy(
-            update={"n_traces": n_traces, "n_steps": len(tcode), "verdicts": verdicts}
+            update={
+                "n_traces": n_traces,
+                "n_steps": len(tcode),
+                "verdicts": verdicts,
+                "flags": {k: c for k, c in sorted(flag_counts.items()) if c},
+            }
         )
         return AuditReport(rows, summary)
 
@@ -162,35 +238,22 @@ class Reducer:
         kcode: np.ndarray,
         dur: np.ndarray,
         elig: np.ndarray,
+        all_ts: np.ndarray,
         keys: list[Key],
         needs: np.ndarray,
     ) -> dict[int, list[StepFacts]]:
         """The steps (in input order) of every trace that needs the per-trace function."""
         sel = np.flatnonzero(needs[tcode])
-        ts = np.concatenate(self._ts)[sel].tolist()
-        idx = np.concatenate(self._idx)[sel].tolist()
+        ts = all_ts[sel].tolist()
         durs = dur[sel].tolist()
         eligs = elig[sel].tolist()
+        idx, sids = self._idx_and_ids(sel)
         trace_ids = list(self.traces)
         groups: dict[int, list[StepFacts]] = {}
         special = self.special
-        # the step ids of chunks that hold a selected row
-        chunk_of = np.searchsorted(np.array(self._starts), sel, side="right") - 1
-        ends = [*self._starts[1:], self.n]
-        sids: dict[int, list[str]] = {
-            c: split_ids(self._ids[c], ends[c] - self._starts[c])
-            for c in np.unique(chunk_of).tolist()
-        }
-        starts = self._starts
         new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
-        for j, (i, t, k, c) in enumerate(
-            zip(
-                sel.tolist(),
-                tcode[sel].tolist(),
-                kcode[sel].tolist(),
-                chunk_of.tolist(),
-                strict=True,
-            )
+        for j, (i, t, k) in enumerate(
+            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
         ):
             known = special.get(i)
             if known is not None:
@@ -199,11 +262,85 @@ class Reducer:
                 task, kind, label = keys[k]
                 d = durs[j]
                 f = new(StepFacts, (
-                    trace_ids[t], sids[c][i - starts[c]], ts[j], idx[j], task, kind, label,
+                    trace_ids[t], sids[j], ts[j], idx[j], task, kind, label,
                     None if d != d else d, eligs[j], False, [],
                 ))  # fmt: skip
             groups.setdefault(t, []).append(f)
         return groups
+
+    def _timed_steps(
+        self,
+        tcode: np.ndarray,
+        kcode: np.ndarray,
+        dur: np.ndarray,
+        all_ts: np.ndarray,
+        keys: list[Key],
+        sel: np.ndarray,
+    ) -> dict[int, list[StepFacts]]:
+        """The rows ``sel`` (timed steps of traces that lie in one chunk and have no
+        other step that can carry a flag) as steps, grouped by trace, each with its
+        trace's class: :func:`finalize` of such a group gives the trace's verdict and
+        flags (the trace's other steps add none: no flag, no error, no timing flag)."""
+        ts = all_ts[sel].tolist()
+        durs = dur[sel].tolist()
+        idx, sids = self._idx_and_ids(sel)
+        rows = self._rows
+        groups: dict[int, list[StepFacts]] = {}
+        new = tuple.__new__
+        for j, (t, k) in enumerate(zip(tcode[sel].tolist(), kcode[sel].tolist(), strict=True)):
+            _, kind, label = keys[k]
+            tid, cls = rows[t][:2]
+            f = new(
+                StepFacts, (tid, sids[j], ts[j], idx[j], cls, kind, label, durs[j], True, False, [])
+            )
+            groups.setdefault(t, []).append(f)
+        return groups
+
+    def _idx_and_ids(self, sel: np.ndarray) -> tuple[list[int], list[str]]:
+        """The input-order index and the step id of each of the rows ``sel`` (sorted)."""
+        starts = np.array(self._starts, np.int64)
+        chunk_of = np.searchsorted(starts, sel, side="right") - 1
+        local = sel - starts[chunk_of]  # row within its chunk
+        idx = (np.array(self._firsts, np.int64)[chunk_of] + local).tolist()
+        return idx, self._step_ids(chunk_of, local)
+
+    def _step_ids(self, chunk_of: np.ndarray, local: np.ndarray) -> list[str]:
+        """The step ids of the given rows (chunk, row within it), sliced where the chunk
+        came with offsets, else from its split ids."""
+        out: list[str] = [""] * len(local)
+        if not len(local):
+            return out
+        # the selected rows are sorted, so each chunk's rows are one run
+        cuts = np.flatnonzero(np.diff(chunk_of)) + 1
+        bounds = [0, *cuts.tolist(), len(local)]
+        ends = [*self._starts[1:], self.n]
+        for a, b in itertools.pairwise(bounds):
+            c = int(chunk_of[a])
+            ids, offs, rows = self._ids[c], self._offs[c], local[a:b]
+            if isinstance(ids, str) and offs is not None:
+                lo, hi = offs[rows].tolist(), (offs[rows + 1] - 1).tolist()
+                out[a:b] = [ids[x:y] for x, y in zip(lo, hi, strict=True)]
+            else:
+                every = split_ids(ids, ends[c] - self._starts[c])
+                out[a:b] = [every[r] for r in rows.tolist()]
+        return out
+
+
+def _count(
+    rows: Iterable[AuditRow], verdicts: dict[str, int], flags: dict[str, int], sign: int = 1
+) -> None:
+    """Add (or with ``sign`` -1, take out) the rows' counts as :func:`summarize` counts
+    them: one per row per verdict, one per row per flag code it carries."""
+    for row in rows:
+        verdicts[row[2]] += sign
+        fl = row[4]
+        if fl:
+            if len(fl) == 1:
+                code = fl[0][0]
+                flags[code] = flags.get(code, 0) + sign
+            else:
+                for code in {f[0] for f in fl}:
+                    flags[code] = flags.get(code, 0) + sign
 
 
 def _factorize(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -68,6 +68,10 @@ class ChunkFacts(NamedTuple):
     """Trace code -> :func:`finalize` of the chunk's steps of the trace without timing
     limits, for traces with a special row: the final row unless the trace has steps in
     other chunks or a span outside its class's limits."""
+    step_offs: np.ndarray | None = None
+    """Where known (the C scanner's chunks): the character offset of each row's step id
+    in ``step_ids`` (joined), one more than the rows, so the parent slices the few ids
+    it needs instead of splitting them all."""
 
 
 class ChunkAuditor:
@@ -334,10 +338,12 @@ def pack(
     ts: np.ndarray,
     step_ids: tuple[str | list[str], Callable[[int], str]],
     special: dict[int, StepFacts],
+    step_offs: np.ndarray | None = None,
 ) -> ChunkFacts:
     """A chunk's facts, with the speculative per-trace rows of its flagged traces.
 
-    ``step_ids`` is (the ids as :attr:`ChunkFacts.step_ids` holds them, row -> step id).
+    ``step_ids`` is (the ids as :attr:`ChunkFacts.step_ids` holds them, row -> step id);
+    ``step_offs`` as :attr:`ChunkFacts.step_offs`.
     """
     rows: dict[int, AuditRow] = {}
     if special:
@@ -379,6 +385,7 @@ def pack(
         step_ids[0],
         {r: tuple(f) for r, f in special.items()},
         rows,
+        step_offs,
     )
 
 

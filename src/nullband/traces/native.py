@@ -330,6 +330,7 @@ class NativeChunkAuditor(ChunkAuditor):
             ts,
             (sids[:-1], lambda r: sids[offs[r] : offs[r + 1] - 1]),
             special,
+            soff,
         )
 
 
