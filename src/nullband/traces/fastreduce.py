@@ -64,13 +64,13 @@ class Reducer:
         traces, keys = self.traces, self.keys
         ids = chunk.trace_ids
         n0 = len(traces)
-        if traces.keys().isdisjoint(ids):  # the usual case: all new (a chunk's ids are unique)
+        seen = traces.keys() & ids  # usually none, or the trace cut at the chunk's start
+        if not seen:  # all new (a chunk's ids are unique)
             traces.update(zip(ids, range(n0, n0 + len(ids)), strict=True))
             tmap = np.arange(n0, n0 + len(ids), dtype=np.int64)
             fresh = None
         else:
-            tmap = np.array([traces.setdefault(t, len(traces)) for t in ids], np.int64)
-            fresh = tmap >= n0
+            tmap, fresh = self._map_ids(ids, seen)
         self._add_rows(chunk, fresh)
         kmap = np.array([keys.setdefault(k, len(keys)) for k in chunk.keys], np.int64)
         rows = len(chunk.tcode)
@@ -103,6 +103,26 @@ class Reducer:
             _count(chunk.rows.values(), self._verdicts, self._flags)
         self._tmaps.append(tmap)
         self.n += rows
+
+    def _map_ids(self, ids: list[str], seen: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Global codes of a chunk's trace ids, some of them ``seen`` in earlier chunks
+        (new ones numbered in order), and which are new."""
+        traces = self.traces
+        n0 = len(traces)
+        if len(seen) <= 16:
+            pos = sorted(ids.index(t) for t in seen)
+        else:
+            pos = [i for i, t in enumerate(ids) if t in seen]
+        fresh = np.ones(len(ids), dtype=bool)
+        fresh[pos] = False
+        new = list(ids)
+        for i in reversed(pos):
+            del new[i]
+        tmap = np.empty(len(ids), dtype=np.int64)
+        tmap[fresh] = np.arange(n0, n0 + len(new), dtype=np.int64)
+        tmap[pos] = [traces[ids[i]] for i in pos]
+        traces.update(zip(new, range(n0, n0 + len(new)), strict=True))
+        return tmap, fresh
 
     def _add_rows(self, chunk: ChunkFacts, fresh: np.ndarray | None) -> None:
         """Rows of the chunk's new traces (``fresh``: which are new; None: all) as if

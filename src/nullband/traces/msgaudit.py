@@ -348,32 +348,9 @@ def pack(
     rows: dict[int, AuditRow] = {}
     if special:
         # speculative per-trace rows, so the parent rarely runs finalize itself
-        groups: dict[int, list[StepFacts]] = {}
-        flagged = np.unique(tcode[np.fromiter(special, np.int64, len(special))])
-        sel = np.flatnonzero(np.isin(tcode, flagged))
-        sid_of = step_ids[1]
-        new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
-        for r, t, k, d, ts_r in zip(
-            sel.tolist(),
-            tcode[sel].tolist(),
-            kcode[sel].tolist(),
-            dur[sel].tolist(),
-            ts[sel].tolist(),
-            strict=True,
-        ):
-            known = special.get(r)
-            if known is not None:
-                f = known
-            else:
-                task, kind, label = keys[k]
-                none = d != d
-                f = new(StepFacts, (
-                    trace_ids[t], sid_of(r), ts_r, first_idx + r, task, kind, label,
-                    None if none else d, not none, False, [],
-                ))  # fmt: skip
-            groups.setdefault(t, []).append(f)
-        cfg = ctx.config
-        rows = {t: finalize(g, {}, cfg) for t, g in groups.items()}
+        rows = _flagged_rows(
+            ctx, first_idx, trace_ids, tcode, keys, kcode, dur, ts, step_ids[1], special
+        )
     return ChunkFacts(
         first_idx,
         trace_ids,
@@ -387,6 +364,68 @@ def pack(
         rows,
         step_offs,
     )
+
+
+def _flagged_rows(
+    ctx: AuditContext,
+    first_idx: int,
+    trace_ids: list[str],
+    tcode: np.ndarray,
+    keys: list[tuple[str | None, str, str]],
+    kcode: np.ndarray,
+    dur: np.ndarray,
+    ts: np.ndarray,
+    sid_of: Callable[[int], str],
+    special: dict[int, StepFacts],
+) -> dict[int, AuditRow]:
+    """Trace code -> :func:`finalize` (without timing limits) of the chunk's steps of
+    each trace with a special row.
+
+    Without timing limits only the special rows (their flags) and the trace's last
+    step (whether it failed) can add to a row, so finalize runs on those steps alone;
+    the row then gets the trace's class and step count from all its steps.
+    """
+    at = np.sort(np.fromiter(special, np.int64, len(special)))
+    flagged = np.unique(tcode[at])
+    sel = np.flatnonzero(np.isin(tcode, flagged))  # their rows, in input order
+    # the last step of each: the latest start, then the latest row, as finalize picks it
+    by = sel[np.lexsort((sel, ts[sel], tcode[sel]))]
+    last = by[np.append(np.flatnonzero(np.diff(tcode[by])), len(by) - 1)]
+    # the class of each: that of its first row with one
+    has = np.array([k[0] is not None for k in keys], dtype=bool)[kcode[sel]]
+    ct, first = np.unique(tcode[sel][has], return_index=True)
+    cls: dict[int, str | None] = dict.fromkeys(flagged.tolist())
+    cls.update(zip(ct.tolist(), (keys[k][0] for k in kcode[sel][has][first].tolist()), strict=True))
+    counts = np.bincount(tcode, minlength=len(trace_ids))
+    need = np.union1d(at, last)
+    groups: dict[int, list[StepFacts]] = {}
+    new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
+    for r, t, k, d, ts_r in zip(
+        need.tolist(),
+        tcode[need].tolist(),
+        kcode[need].tolist(),
+        dur[need].tolist(),
+        ts[need].tolist(),
+        strict=True,
+    ):
+        known = special.get(r)
+        if known is not None:
+            f = known
+        else:
+            task, kind, label = keys[k]
+            none = d != d
+            f = new(StepFacts, (
+                trace_ids[t], sid_of(r), ts_r, first_idx + r, task, kind, label,
+                None if none else d, not none, False, [],
+            ))  # fmt: skip
+        groups.setdefault(t, []).append(f)
+    cfg = ctx.config
+    out: dict[int, AuditRow] = {}
+    n = counts.tolist()
+    for t, g in groups.items():
+        tid, _, verdict, _, flags = finalize(g, {}, cfg)
+        out[t] = (tid, cls[t], verdict, n[t], flags)
+    return out
 
 
 def _join(ids: list[str]) -> str | list[str]:
