@@ -10,7 +10,7 @@ setup(
             "nullband.traces._scan",
             ["src/nullband/traces/_scan.c"],
             optional=True,
-            extra_compile_args=["-O2", "-Wall", "-Wextra"],
+            extra_compile_args=["-O3", "-Wall", "-Wextra"],
         )
     ]
 )

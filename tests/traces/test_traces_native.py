@@ -197,7 +197,7 @@ def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
     src = Path(native.__file__).with_name("_scan.c")
     inc = sysconfig.get_paths()["include"]
     out = subprocess.run(
-        [cc, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{inc}", str(src),
+        [cc, "-shared", "-fPIC", "-O3", "-Wall", "-Wextra", "-Werror", f"-I{inc}", str(src),
          "-o", str(tmp_path / "scan.so")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
