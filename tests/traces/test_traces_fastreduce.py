@@ -21,6 +21,7 @@ from traces_helpers import CorpusFiles
 from nullband.traces import native
 from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig, AuditReport
+from nullband.traces.fastaudit import _cuts
 from nullband.traces.fastreduce import Reducer
 from nullband.traces.msgaudit import ChunkAuditor
 from nullband.traces.pipeline import audit_file, load_audit_config
@@ -107,3 +108,20 @@ def test_interleaved_traces_give_the_reference_report(
     got = _reduce(interleaved, cfg, _line_cuts(interleaved, 300, 1), use_native)
     _same(got, ref)
     assert ref.summary.verdicts["corrupted"] > 0
+
+
+@pytest.mark.parametrize(("n_chunks", "tail"), [(1, 0), (1, 4), (3, 0), (5, 4), (40, 4)])
+def test_cuts_cover_the_file_at_line_ends(planted: CorpusFiles, n_chunks: int, tail: int) -> None:
+    data = planted.steps.read_bytes()
+    jobs = _cuts(planted.steps, n_chunks, tail)
+    assert jobs[0][0] == 0
+    assert jobs[-1][1] == len(data)
+    for (_, end, i), (start, _, j) in pairwise(jobs):
+        assert end == start
+        assert data[end - 1] == 10  # a chunk ends at a line end
+        assert j > i
+    if n_chunks > 1 and tail > 1:
+        # the last chunk's bytes are cut into smaller ones
+        sizes = [b - a for a, b, _ in jobs]
+        assert len(jobs) == n_chunks + tail - 1
+        assert max(sizes[-tail:]) < min(sizes[: n_chunks - 1])

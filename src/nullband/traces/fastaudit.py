@@ -65,13 +65,21 @@ def _chunk(job: tuple[int, int, int]) -> ChunkFacts:
                 view.release()
 
 
-def _cuts(path: Path, n_chunks: int) -> list[tuple[int, int, int]]:
-    """Byte ranges ending at line ends; the third item orders steps across chunks."""
+def _cuts(path: Path, n_chunks: int, tail: int = 0) -> list[tuple[int, int, int]]:
+    """Byte ranges ending at line ends; the third item orders steps across chunks.
+
+    ``tail``: the last chunk's bytes are cut into that many smaller chunks instead, so
+    the workers finish close together (the last chunk a worker takes is small).
+    """
     size = path.stat().st_size
+    targets = [size * i // n_chunks for i in range(1, n_chunks)]
+    if tail > 1 and n_chunks > 1:
+        last = targets[-1]
+        targets += [last + (size - last) * j // tail for j in range(1, tail)]
     bounds = [0]
     with path.open("rb") as fh:
-        for i in range(1, n_chunks):
-            fh.seek(max(bounds[-1], size * i // n_chunks))
+        for target in targets:
+            fh.seek(max(bounds[-1], target))
             fh.readline()
             pos = fh.tell()
             if pos >= size:
@@ -108,7 +116,7 @@ def audit_file_fast(
     cfg = config or AuditConfig()
     n_proc = processes or os.cpu_count() or 1
     n_chunks = max(n_proc, p.stat().st_size // (chunk_mb << 20) + 1)
-    jobs = _cuts(p, n_chunks)
+    jobs = _cuts(p, n_chunks, 2 * n_proc if n_proc > 1 else 0)
     if native is None:
         native = native_available()
     reducer = Reducer(cfg)
