@@ -79,3 +79,54 @@ def test_unsupported_keywords_fall_back_to_jsonschema() -> None:
         SchemaCheck(TOOLS["crm_lookup"]).error({"customer_id": "X1"})
         == "customer_id: 'X1' does not match '^C[0-9]{6}$'"
     )
+
+
+OBJECT_SCHEMAS: list[dict[str, Any]] = [
+    *TOOLS.values(),
+    {
+        "type": "object",
+        "properties": {
+            "zz": {"type": "array", "items": {"type": "integer", "maximum": 3}, "maxItems": 2},
+            "tier": {"enum": ["gold", None]},
+            "query": {"type": ["string", "null"], "minLength": 2, "pattern": "^[a-c]"},
+        },
+        "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+    },
+    {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]},
+]
+
+
+def _jsonschema_message(schema: dict[str, Any], value: Any) -> str | None:
+    best = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
+    if best is None:
+        return None
+    where = "/".join(str(p) for p in best.absolute_path)
+    return f"{where + ': ' if where else ''}{best.message}"
+
+
+@settings(max_examples=800, deadline=None)
+@given(value=json_values, idx=st.integers(0, len(OBJECT_SCHEMAS) - 1))
+def test_messages_are_jsonschemas_best_match(value: Any, idx: int) -> None:
+    # an object with one property the compiled checks reject is checked on that
+    # property alone (and remembered): the message must be jsonschema's for the object
+    schema = OBJECT_SCHEMAS[idx]
+    check = SchemaCheck(schema)
+    want = _jsonschema_message(schema, value)
+    assert check.error(value) == want
+    assert check.error(value) == want  # again, from memory where remembered
+
+
+def test_one_bad_property_is_checked_alone_and_remembered() -> None:
+    check = SchemaCheck(TOOLS["create_refund"])
+    bad = {"order_id": "O-1", "amount": -5.0, "currency": "USD"}
+    assert check.error(bad) == "amount: -5.0 is less than the minimum of 0"
+    assert check._leaf == {("amount", b"-5.0"): "amount: -5.0 is less than the minimum of 0"}
+    # another object with the same bad value: the remembered message
+    assert check.error({**bad, "order_id": "O-2"}) == "amount: -5.0 is less than the minimum of 0"
+    # two bad properties or a missing one: the whole object goes to jsonschema
+    two = {"order_id": 5, "amount": -5.0, "currency": "USD"}
+    assert check.error(two) == _jsonschema_message(TOOLS["create_refund"], two)
+    assert check.error({"amount": -1}) == "'order_id' is a required property"
+    assert len(check._leaf) == 1

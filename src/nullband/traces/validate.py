@@ -194,6 +194,10 @@ def compile_schema(schema: Any) -> Check | None:
     return checks[0] if len(checks) == 1 else _all(checks)
 
 
+_OBJECT_KEYS = {"type", "properties", "required", "additionalProperties"}
+_MISS = object()
+
+
 class SchemaCheck:
     """Checks values against one JSON Schema; :meth:`error` returns None when valid."""
 
@@ -203,16 +207,84 @@ class SchemaCheck:
         cls.check_schema(schema)
         self._validator = cls(schema)
         self._fast = compile_schema(schema)
+        self._props: dict[str, tuple[Check, Any]] | None = None
+        """For a plain object schema (type, properties, required, additionalProperties,
+        every part compiled): property -> (its compiled check, its own validator)."""
+        self._extra: Check | None = None
+        """A plain object schema's check of a property it does not name (None: such a
+        property is an error)."""
+        self._leaf: dict[tuple[str, bytes], str | None] = {}
+        if (
+            self._fast is not None
+            and isinstance(schema, dict)
+            and not set(schema) - _ANNOTATIONS - _OBJECT_KEYS
+            and schema.get("type") == "object"
+            and isinstance(schema.get("properties", {}), dict)
+        ):
+            self._props = {
+                name: (check, cls(sub))
+                for name, sub in schema.get("properties", {}).items()
+                if (check := compile_schema(sub)) is not None
+            }
+            extra = schema.get("additionalProperties", True)
+            self._extra = _always if extra is True else compile_schema(extra)
 
     def error(self, value: Any) -> str | None:
         """None when ``value`` is valid, else jsonschema's message (path included)."""
         if self._fast is not None and self._fast(value):
             return None
-        best = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
-        if best is None:
-            return None
-        where = "/".join(str(p) for p in best.absolute_path)
-        return f"{where + ': ' if where else ''}{best.message}"
+        if self._props is not None and isinstance(value, dict):
+            bad = self._one_bad_property(value)
+            if bad is not None:
+                return self._property_error(bad, value[bad])
+        return _message(self._validator, value, ())
+
+    def _one_bad_property(self, value: dict[str, Any]) -> str | None:
+        """The one property the compiled checks do not accept, when everything else in
+        the object is proven valid (so jsonschema's errors are that property's alone);
+        else None."""
+        assert self._props is not None
+        schema = self.schema
+        for name in schema.get("required", ()):
+            if name not in value:
+                return None
+        props, extra = self._props, self._extra
+        bad = None
+        for k, x in value.items():
+            found = props.get(k)
+            if found is None:
+                if k in schema.get("properties", {}) or extra is None or not extra(x):
+                    return None  # not proven valid
+            elif not found[0](x):
+                if bad is not None:
+                    return None  # two properties: jsonschema picks among their errors
+                bad = k
+        return bad
+
+    def _property_error(self, name: str, x: Any) -> str | None:
+        """jsonschema's best error of the object when only property ``name`` (value
+        ``x``) can fail: that of the property's own schema on ``x``, under the property's
+        path, remembered per (property, value)."""
+        assert self._props is not None
+        try:
+            key = (name, orjson.dumps(x))
+        except TypeError:
+            return _message(self._props[name][1], x, (name,))
+        hit = self._leaf.get(key, _MISS)
+        if hit is _MISS:
+            if len(self._leaf) > 100_000:
+                self._leaf.clear()
+            hit = self._leaf[key] = _message(self._props[name][1], x, (name,))
+        return hit  # type: ignore[return-value]
+
+
+def _message(validator: Any, value: Any, prefix: tuple[str, ...]) -> str | None:
+    """jsonschema's best error for ``value`` as a message, its path after ``prefix``."""
+    best = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if best is None:
+        return None
+    where = "/".join(str(p) for p in (*prefix, *best.absolute_path))
+    return f"{where + ': ' if where else ''}{best.message}"
 
 
 def parse_json_arg(value: Any) -> tuple[Any, str | None]:
