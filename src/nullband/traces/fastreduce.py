@@ -13,7 +13,6 @@ gets its row directly.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from itertools import repeat
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from nullband.traces.audit import StepFacts, finalize, summarize, timing_limits
 from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow, ClassTiming
-from nullband.traces.msgaudit import ChunkFacts, split_ids
+from nullband.traces.msgaudit import ChunkFacts, count_rows, split_ids
 
 Key = tuple[str | None, str, str]
 
@@ -100,7 +99,14 @@ class Reducer:
                 if old is not None:
                     self._replaced.append(old)
                 spec[code] = out[code] = audit
-            _count(chunk.rows.values(), self._verdicts, self._flags)
+            if chunk.counts is None:
+                count_rows(chunk.rows.values(), self._verdicts, self._flags)
+            else:
+                verdicts, flags = chunk.counts
+                for v, c in verdicts.items():
+                    self._verdicts[v] += c
+                for name, c in flags.items():
+                    self._flags[name] = self._flags.get(name, 0) + c
         self._tmaps.append(tmap)
         self.n += rows
 
@@ -225,7 +231,7 @@ class Reducer:
         verdicts = dict(self._verdicts)
         flag_counts = dict(self._flags)
         dropped = [spec[c] for c in np.flatnonzero(redo).tolist() if c in spec]
-        _count([*dropped, *self._replaced], verdicts, flag_counts, -1)
+        count_rows([*dropped, *self._replaced], verdicts, flag_counts, -1)
         new: list[AuditRow] = []
         ts = np.concatenate(self._ts)
         for code, group in self._groups(tcode, kcode, dur, elig, ts, keys, full).items():
@@ -344,23 +350,6 @@ class Reducer:
                 every = split_ids(ids, ends[c] - self._starts[c])
                 out[a:b] = [every[r] for r in rows.tolist()]
         return out
-
-
-def _count(
-    rows: Iterable[AuditRow], verdicts: dict[str, int], flags: dict[str, int], sign: int = 1
-) -> None:
-    """Add (or with ``sign`` -1, take out) the rows' counts as :func:`summarize` counts
-    them: one per row per verdict, one per row per flag code it carries."""
-    for row in rows:
-        verdicts[row[2]] += sign
-        fl = row[4]
-        if fl:
-            if len(fl) == 1:
-                code = fl[0][0]
-                flags[code] = flags.get(code, 0) + sign
-            else:
-                for code in {f[0] for f in fl}:
-                    flags[code] = flags.get(code, 0) + sign
 
 
 def _factorize(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ changes the trace.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -72,6 +72,9 @@ class ChunkFacts(NamedTuple):
     """Where known (the C scanner's chunks): the character offset of each row's step id
     in ``step_ids`` (joined), one more than the rows, so the parent slices the few ids
     it needs instead of splitting them all."""
+    counts: tuple[dict[str, int], dict[str, int]] | None = None
+    """Counts over ``rows`` as :func:`count_rows` makes them (per verdict, per flag
+    code), so the parent need not count them itself."""
 
 
 class ChunkAuditor:
@@ -363,7 +366,34 @@ def pack(
         {r: tuple(f) for r, f in special.items()},
         rows,
         step_offs,
+        count_rows(rows.values()),
     )
+
+
+def count_rows(
+    rows: Iterable[AuditRow],
+    verdicts: dict[str, int] | None = None,
+    flags: dict[str, int] | None = None,
+    sign: int = 1,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Add (or with ``sign`` -1, take out) the rows' counts, as
+    :func:`~nullband.traces.audit.summarize` counts them (one per row per verdict, one
+    per row per flag code it carries), to ``verdicts`` and ``flags``; returns both."""
+    if verdicts is None:
+        verdicts = {"clean": 0, "noisy": 0, "corrupted": 0}
+    if flags is None:
+        flags = {}
+    for row in rows:
+        verdicts[row[2]] += sign
+        fl = row[4]
+        if fl:
+            if len(fl) == 1:
+                code = fl[0][0]
+                flags[code] = flags.get(code, 0) + sign
+            else:
+                for code in {f[0] for f in fl}:
+                    flags[code] = flags.get(code, 0) + sign
+    return verdicts, flags
 
 
 def _flagged_rows(
