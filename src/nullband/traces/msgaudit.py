@@ -450,9 +450,19 @@ def _flagged_rows(
             ))  # fmt: skip
         groups.setdefault(t, []).append(f)
     cfg = ctx.config
+    verdict_of = cfg.verdict_of
     out: dict[int, AuditRow] = {}
     n = counts.tolist()
     for t, g in groups.items():
+        with_flags = [f for f in g if f[10]]
+        if len(with_flags) == 1 and len(with_flags[0][10]) == 1 and not any(f[9] for f in g):
+            # one flag and no failed step (so no trace_failed): finalize's row is that
+            # flag, with the verdict its severity gives
+            f = with_flags[0]
+            code, reason = f[10][0]
+            sev = verdict_of(code)
+            out[t] = (f[0], cls[t], sev, n[t], [(code, f[1], reason, sev)])
+            continue
         tid, _, verdict, _, flags = finalize(g, {}, cfg)
         out[t] = (tid, cls[t], verdict, n[t], flags)
     return out
