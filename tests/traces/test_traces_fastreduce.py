@@ -32,6 +32,8 @@ CONFIGS: list[dict[str, Any]] = [
     # without recorded truth, tool steps carry no per-step facts: many traces have only
     # timed steps that can carry a flag
     {"timing_factor": 1.1, "flag_fast": True, "ground_truth": {}},
+    {"timing_factor": 1.1, "ground_truth": {}, "severity": {"slow_span": "corrupted"}},
+    {"timing_factor": 1.1, "ground_truth": {}, "flag_fast": True, "ignore": ["slow_span"]},
     {"timing_factor": 1.2, "ignore": ["slow_span"]},
     {"severity": {"slow_span": "corrupted"}, "ignore": ["retry", "step_error"]},
 ]

@@ -260,6 +260,23 @@ def timing_limits(
     }
 
 
+def timing_flag(
+    duration: float, lim: tuple[float, float, ClassTiming], config: AuditConfig
+) -> tuple[str, str] | None:
+    """The timing flag (code, reason) a step of this duration gets against its class's
+    limits (from :func:`timing_limits`), or None."""
+    f = config.timing_factor
+    if duration > lim[0]:
+        if "slow_span" in config.ignore:
+            return None
+        t = lim[2]
+        why = f"{duration:.0f} ms > {f:g} x median {t.median_ms:.0f} ms of {t.kind} {t.label} in {t.task_class}"
+        return "slow_span", why
+    if config.flag_fast and duration < lim[1] and "fast_span" not in config.ignore:
+        return "fast_span", f"{duration:.0f} ms < median {lim[2].median_ms:.0f} ms / {f:g}"
+    return None
+
+
 def finalize(
     steps: list[StepFacts],
     limits: dict[tuple[str, str, str], tuple[float, float, ClassTiming]],
@@ -273,7 +290,6 @@ def finalize(
     tc = cls or "-"
     found: list[tuple[float, int, str, str, str]] = []
     ignore = config.ignore
-    f = config.timing_factor
     last = steps[0]
     for s in steps:
         if s.ts > last.ts or (s.ts == last.ts and s.idx > last.idx):
@@ -286,14 +302,9 @@ def finalize(
         lim = limits.get((tc, s.kind, s.label))
         if lim is None:
             continue
-        if s.duration > lim[0]:
-            if "slow_span" not in ignore:
-                t = lim[2]
-                why = f"{s.duration:.0f} ms > {f:g} x median {t.median_ms:.0f} ms of {t.kind} {t.label} in {t.task_class}"
-                found.append((s.ts, s.idx, "slow_span", s.step_id, why))
-        elif config.flag_fast and s.duration < lim[1] and "fast_span" not in ignore:
-            why = f"{s.duration:.0f} ms < median {lim[2].median_ms:.0f} ms / {f:g}"
-            found.append((s.ts, s.idx, "fast_span", s.step_id, why))
+        timed = timing_flag(s.duration, lim, config)
+        if timed is not None:
+            found.append((s.ts, s.idx, timed[0], s.step_id, timed[1]))
     if last.error and "trace_failed" not in ignore:
         found.append(
             (last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed")

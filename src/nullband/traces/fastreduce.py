@@ -12,20 +12,20 @@ gets its row directly.
 
 from __future__ import annotations
 
-import itertools
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 
-from nullband.traces.audit import StepFacts, finalize, summarize, timing_limits
-from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow, ClassTiming
-from nullband.traces.msgaudit import ChunkFacts, count_rows, split_ids
+from nullband.traces.audit import finalize, summarize, timing_limits
+from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow
+from nullband.traces.fastclasses import class_medians, factorize, first_class
+from nullband.traces.fastredo import Key, RedoSteps
+from nullband.traces.msgaudit import ChunkFacts
+from nullband.traces.msgrows import count_rows
 
-Key = tuple[str | None, str, str]
 
-
-class Reducer:
+class Reducer(RedoSteps):
     """Accumulates chunk facts in input order, then computes the report."""
 
     def __init__(self, config: AuditConfig) -> None:
@@ -143,7 +143,7 @@ class Reducer:
             np.int64,
         )
         names.extend(codes)
-        first = _first_class(chunk.tcode, key_class[chunk.kcode], n_ids)
+        first = first_class(chunk.tcode, key_class[chunk.kcode], n_ids)
         obj = np.empty(len(names), dtype=object)
         obj[:] = names
         cls = obj[first + 1]
@@ -175,10 +175,10 @@ class Reducer:
             [kind_labels.setdefault((k[1], k[2]), len(kind_labels)) for k in keys] or [0],
             np.int64,
         )
-        trace_class = _first_class(tcode, key_class[kcode], n_traces)
+        trace_class = first_class(tcode, key_class[kcode], n_traces)
         # timing class of a row: (its trace's class, kind, label)
         tkey = (trace_class[tcode] + 1) * max(len(kind_labels), 1) + key_kl[kcode]
-        uniq, mcode = _factorize(tkey)
+        uniq, mcode = factorize(tkey)
         class_names = [None, *classes]
         kls = list(kind_labels)
         width = max(len(kls), 1)
@@ -199,7 +199,7 @@ class Reducer:
         if special:
             at = np.concatenate(self._at)
             elig[at] = np.concatenate(self._at_elig)
-        medians = _medians(mkeys, mcode, dur, elig, cfg)
+        medians = class_medians(mkeys, mcode, dur, elig, cfg)
         limits = timing_limits(medians, cfg)
         slow = np.full(len(mkeys), np.inf)
         fast = np.full(len(mkeys), -np.inf)
@@ -237,7 +237,12 @@ class Reducer:
         for code, group in self._groups(tcode, kcode, dur, elig, ts, keys, full).items():
             rows[code] = row = finalize(group, limits, cfg)
             new.append(row)
-        for code, group in self._timed_steps(tcode, kcode, dur, ts, keys, only_timed).items():
+        # a trace with one timed step: its row is that step's timing flag
+        per = np.bincount(tcode[only_timed], minlength=n_traces)[tcode[only_timed]]
+        new.extend(self._one_timed(only_timed[per == 1], tcode, dur, mcode, mkeys, limits))
+        for code, group in self._timed_steps(
+            tcode, kcode, dur, ts, keys, only_timed[per > 1]
+        ).items():
             tid, cls, verdict, _, flags = finalize(group, limits, cfg)
             rows[code] = row = (tid, cls, verdict, rows[code][3], flags)
             new.append(row)
@@ -257,147 +262,3 @@ class Reducer:
             }
         )
         return AuditReport(rows, summary)
-
-    def _groups(
-        self,
-        tcode: np.ndarray,
-        kcode: np.ndarray,
-        dur: np.ndarray,
-        elig: np.ndarray,
-        all_ts: np.ndarray,
-        keys: list[Key],
-        needs: np.ndarray,
-    ) -> dict[int, list[StepFacts]]:
-        """The steps (in input order) of every trace that needs the per-trace function."""
-        sel = np.flatnonzero(needs[tcode])
-        ts = all_ts[sel].tolist()
-        durs = dur[sel].tolist()
-        eligs = elig[sel].tolist()
-        idx, sids = self._idx_and_ids(sel)
-        trace_ids = list(self.traces)
-        groups: dict[int, list[StepFacts]] = {}
-        special = self.special
-        new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
-        for j, (i, t, k) in enumerate(
-            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
-        ):
-            known = special.get(i)
-            if known is not None:
-                f = new(StepFacts, known)
-            else:
-                task, kind, label = keys[k]
-                d = durs[j]
-                f = new(StepFacts, (
-                    trace_ids[t], sids[j], ts[j], idx[j], task, kind, label,
-                    None if d != d else d, eligs[j], False, [],
-                ))  # fmt: skip
-            groups.setdefault(t, []).append(f)
-        return groups
-
-    def _timed_steps(
-        self,
-        tcode: np.ndarray,
-        kcode: np.ndarray,
-        dur: np.ndarray,
-        all_ts: np.ndarray,
-        keys: list[Key],
-        sel: np.ndarray,
-    ) -> dict[int, list[StepFacts]]:
-        """The rows ``sel`` (timed steps of traces that lie in one chunk and have no
-        other step that can carry a flag) as steps, grouped by trace, each with its
-        trace's class: :func:`finalize` of such a group gives the trace's verdict and
-        flags (the trace's other steps add none: no flag, no error, no timing flag)."""
-        ts = all_ts[sel].tolist()
-        durs = dur[sel].tolist()
-        idx, sids = self._idx_and_ids(sel)
-        rows = self._rows
-        groups: dict[int, list[StepFacts]] = {}
-        new = tuple.__new__
-        for j, (t, k) in enumerate(zip(tcode[sel].tolist(), kcode[sel].tolist(), strict=True)):
-            _, kind, label = keys[k]
-            tid, cls = rows[t][:2]
-            f = new(
-                StepFacts, (tid, sids[j], ts[j], idx[j], cls, kind, label, durs[j], True, False, [])
-            )
-            groups.setdefault(t, []).append(f)
-        return groups
-
-    def _idx_and_ids(self, sel: np.ndarray) -> tuple[list[int], list[str]]:
-        """The input-order index and the step id of each of the rows ``sel`` (sorted)."""
-        starts = np.array(self._starts, np.int64)
-        chunk_of = np.searchsorted(starts, sel, side="right") - 1
-        local = sel - starts[chunk_of]  # row within its chunk
-        idx = (np.array(self._firsts, np.int64)[chunk_of] + local).tolist()
-        return idx, self._step_ids(chunk_of, local)
-
-    def _step_ids(self, chunk_of: np.ndarray, local: np.ndarray) -> list[str]:
-        """The step ids of the given rows (chunk, row within it), sliced where the chunk
-        came with offsets, else from its split ids."""
-        out: list[str] = [""] * len(local)
-        if not len(local):
-            return out
-        # the selected rows are sorted, so each chunk's rows are one run
-        cuts = np.flatnonzero(np.diff(chunk_of)) + 1
-        bounds = [0, *cuts.tolist(), len(local)]
-        ends = [*self._starts[1:], self.n]
-        for a, b in itertools.pairwise(bounds):
-            c = int(chunk_of[a])
-            ids, offs, rows = self._ids[c], self._offs[c], local[a:b]
-            if isinstance(ids, str) and offs is not None:
-                lo, hi = offs[rows].tolist(), (offs[rows + 1] - 1).tolist()
-                out[a:b] = [ids[x:y] for x, y in zip(lo, hi, strict=True)]
-            else:
-                every = split_ids(ids, ends[c] - self._starts[c])
-                out[a:b] = [every[r] for r in rows.tolist()]
-        return out
-
-
-def _factorize(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted unique values, index of each value among them) of small non-negative ints."""
-    if not len(codes):
-        return codes, codes
-    present = np.flatnonzero(np.bincount(codes))
-    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
-    lookup[present] = np.arange(len(present))
-    return present, lookup[codes]
-
-
-def _first_class(tcode: np.ndarray, row_class: np.ndarray, n_traces: int) -> np.ndarray:
-    """Per trace: the class code of its first row (input order) that has one, else -1."""
-    out = np.full(n_traces, -1, dtype=np.int64)
-    has = np.flatnonzero(row_class >= 0)
-    first = np.full(n_traces, len(row_class), dtype=np.int64)
-    np.minimum.at(first, tcode[has], has)
-    found = first < len(row_class)
-    out[found] = row_class[first[found]]
-    return out
-
-
-def _medians(
-    keys: list[tuple[str, str, str]],
-    kcode: np.ndarray,
-    dur: np.ndarray,
-    ok: np.ndarray,
-    config: AuditConfig,
-) -> dict[tuple[str, str, str], ClassTiming]:
-    sel = ok & ~np.isnan(dur)
-    kc, dv = kcode[sel], dur[sel]
-    # stable sorts of 16-bit integers are radix sorts: linear in the number of steps
-    order = np.argsort(kc.astype(np.int16) if len(keys) < 2**15 else kc, kind="stable")
-    kc, dv = kc[order], dv[order]
-    bounds = np.searchsorted(kc, np.arange(len(keys) + 1))
-    out = {}
-    for code, key in enumerate(keys):
-        values = dv[bounds[code] : bounds[code + 1]]
-        m = len(values)
-        good = m >= config.min_class_size
-        out[key] = ClassTiming(
-            task_class=key[0],
-            kind=key[1],
-            label=key[2],
-            n=m,
-            # np.median averages the two middle values of an even count, like statistics.median
-            median_ms=float(np.median(values)) if good else None,
-            state="ok" if good else "not_enough_data",
-        )
-    return out

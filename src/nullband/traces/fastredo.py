@@ -1,0 +1,155 @@
+"""Rebuilding the rows of the traces the fast engine's reduce redoes.
+
+A trace is redone when a span falls outside its class's timing limits or its steps lie
+in several chunks. These are the parts of :class:`~nullband.traces.fastreduce.Reducer`
+that turn its merged arrays back into the steps (or the one timed step) of such traces.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from nullband.traces.audit import StepFacts, timing_flag
+from nullband.traces.audit_models import AuditConfig, AuditRow, ClassTiming
+from nullband.traces.msgaudit import split_ids
+
+Key = tuple[str | None, str, str]
+
+
+class RedoSteps:
+    """The state these methods read, kept by :class:`~nullband.traces.fastreduce.Reducer`."""
+
+    config: AuditConfig
+    traces: dict[str, int]
+    special: dict[int, tuple[Any, ...]]
+    n: int
+    _rows: list[AuditRow]
+    _ids: list[str | list[str]]
+    _offs: list[np.ndarray | None]
+    _firsts: list[int]
+    _starts: list[int]
+
+    def _groups(
+        self,
+        tcode: np.ndarray,
+        kcode: np.ndarray,
+        dur: np.ndarray,
+        elig: np.ndarray,
+        all_ts: np.ndarray,
+        keys: list[Key],
+        needs: np.ndarray,
+    ) -> dict[int, list[StepFacts]]:
+        """The steps (in input order) of every trace that needs the per-trace function."""
+        sel = np.flatnonzero(needs[tcode])
+        ts = all_ts[sel].tolist()
+        durs = dur[sel].tolist()
+        eligs = elig[sel].tolist()
+        idx, sids = self._idx_and_ids(sel)
+        trace_ids = list(self.traces)
+        groups: dict[int, list[StepFacts]] = {}
+        special = self.special
+        new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
+        for j, (i, t, k) in enumerate(
+            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
+        ):
+            known = special.get(i)
+            if known is not None:
+                f = new(StepFacts, known)
+            else:
+                task, kind, label = keys[k]
+                d = durs[j]
+                f = new(StepFacts, (
+                    trace_ids[t], sids[j], ts[j], idx[j], task, kind, label,
+                    None if d != d else d, eligs[j], False, [],
+                ))  # fmt: skip
+            groups.setdefault(t, []).append(f)
+        return groups
+
+    def _timed_steps(
+        self,
+        tcode: np.ndarray,
+        kcode: np.ndarray,
+        dur: np.ndarray,
+        all_ts: np.ndarray,
+        keys: list[Key],
+        sel: np.ndarray,
+    ) -> dict[int, list[StepFacts]]:
+        """The rows ``sel`` (timed steps of traces that lie in one chunk and have no
+        other step that can carry a flag) as steps, grouped by trace, each with its
+        trace's class: :func:`finalize` of such a group gives the trace's verdict and
+        flags (the trace's other steps add none: no flag, no error, no timing flag)."""
+        ts = all_ts[sel].tolist()
+        durs = dur[sel].tolist()
+        idx, sids = self._idx_and_ids(sel)
+        rows = self._rows
+        groups: dict[int, list[StepFacts]] = {}
+        new = tuple.__new__
+        for j, (t, k) in enumerate(zip(tcode[sel].tolist(), kcode[sel].tolist(), strict=True)):
+            _, kind, label = keys[k]
+            tid, cls = rows[t][:2]
+            f = new(
+                StepFacts, (tid, sids[j], ts[j], idx[j], cls, kind, label, durs[j], True, False, [])
+            )
+            groups.setdefault(t, []).append(f)
+        return groups
+
+    def _one_timed(
+        self,
+        sel: np.ndarray,
+        tcode: np.ndarray,
+        dur: np.ndarray,
+        mcode: np.ndarray,
+        mkeys: list[tuple[str, str, str]],
+        limits: dict[tuple[str, str, str], tuple[float, float, ClassTiming]],
+    ) -> list[AuditRow]:
+        """Rows of traces whose one step that can carry a flag is the timed step in
+        ``sel``: what :func:`finalize` gives for one flag (or none, when ignored)."""
+        cfg = self.config
+        rows = self._rows
+        out = []
+        _, sids = self._idx_and_ids(sel)
+        for j, (t, d, m) in enumerate(
+            zip(tcode[sel].tolist(), dur[sel].tolist(), mcode[sel].tolist(), strict=True)
+        ):
+            tid, cls, _, n, _ = rows[t]
+            flag = timing_flag(d, limits[mkeys[m]], cfg)
+            if flag is None:
+                row: AuditRow = (tid, cls, "clean", n, [])
+            else:
+                sev = cfg.verdict_of(flag[0])
+                row = (tid, cls, sev, n, [(flag[0], sids[j], flag[1], sev)])
+            rows[t] = row
+            out.append(row)
+        return out
+
+    def _idx_and_ids(self, sel: np.ndarray) -> tuple[list[int], list[str]]:
+        """The input-order index and the step id of each of the rows ``sel`` (sorted)."""
+        starts = np.array(self._starts, np.int64)
+        chunk_of = np.searchsorted(starts, sel, side="right") - 1
+        local = sel - starts[chunk_of]  # row within its chunk
+        idx = (np.array(self._firsts, np.int64)[chunk_of] + local).tolist()
+        return idx, self._step_ids(chunk_of, local)
+
+    def _step_ids(self, chunk_of: np.ndarray, local: np.ndarray) -> list[str]:
+        """The step ids of the given rows (chunk, row within it), sliced where the chunk
+        came with offsets, else from its split ids."""
+        out: list[str] = [""] * len(local)
+        if not len(local):
+            return out
+        # the selected rows are sorted, so each chunk's rows are one run
+        cuts = np.flatnonzero(np.diff(chunk_of)) + 1
+        bounds = [0, *cuts.tolist(), len(local)]
+        ends = [*self._starts[1:], self.n]
+        for a, b in itertools.pairwise(bounds):
+            c = int(chunk_of[a])
+            ids, offs, rows = self._ids[c], self._offs[c], local[a:b]
+            if isinstance(ids, str) and offs is not None:
+                lo, hi = offs[rows].tolist(), (offs[rows + 1] - 1).tolist()
+                out[a:b] = [ids[x:y] for x, y in zip(lo, hi, strict=True)]
+            else:
+                every = split_ids(ids, ends[c] - self._starts[c])
+                out[a:b] = [every[r] for r in rows.tolist()]
+        return out
