@@ -129,3 +129,12 @@ def test_cuts_cover_the_file_at_line_ends(planted: CorpusFiles, n_chunks: int, t
         sizes = [b - a for a, b, _ in jobs]
         assert len(jobs) == n_chunks + tail - 1
         assert max(sizes[-tail:]) < min(sizes[: n_chunks - 1])
+
+
+def test_no_chunks_give_the_empty_report() -> None:
+    got = Reducer(AuditConfig()).report()
+    assert got.rows == []
+    assert got.summary.n_traces == 0
+    assert got.summary.n_steps == 0
+    assert got.summary.verdicts == {"clean": 0, "noisy": 0, "corrupted": 0}
+    assert got.summary.flags == {}

@@ -212,7 +212,8 @@ class Reducer(RedoSteps):
         with np.errstate(invalid="ignore"):
             timed = (dur > slow[mcode]) | (dur < fast[mcode])
         # a worker's row is final for a trace seen in one chunk only, without timing flags
-        multi = np.bincount(np.concatenate(self._tmaps), minlength=n_traces) > 1
+        tmaps = np.concatenate(self._tmaps) if self._tmaps else np.zeros(0, np.int64)
+        multi = np.bincount(tmaps, minlength=n_traces) > 1
         flagged = np.zeros(n_traces, dtype=bool)
         if special:
             flagged[tcode[at]] = True
@@ -233,7 +234,7 @@ class Reducer(RedoSteps):
         dropped = [spec[c] for c in np.flatnonzero(redo).tolist() if c in spec]
         count_rows([*dropped, *self._replaced], verdicts, flag_counts, -1)
         new: list[AuditRow] = []
-        ts = np.concatenate(self._ts)
+        ts = np.concatenate(self._ts) if self._ts else np.zeros(0)
         for code, group in self._groups(tcode, kcode, dur, elig, ts, keys, full).items():
             rows[code] = row = finalize(group, limits, cfg)
             new.append(row)
