@@ -1,8 +1,9 @@
 """nullband: honest LLM eval comparisons.
 
-Public API: import from here; everything else is an implementation detail. Light names
-(records, errors, configs) are imported eagerly; heavy ones (statistics, stores, servers)
-are loaded on first use so that ``import nullband`` stays fast.
+Public API: import from here; everything else is an implementation detail. Only the
+errors are imported eagerly; every other name (records, configs, statistics, stores,
+servers) is loaded on first use, so that ``import nullband`` (and so every command and
+worker process) starts fast.
 
 Example:
     >>> import nullband
@@ -14,7 +15,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from nullband.config import EvalConfig, load_yaml_model
 from nullband.errors import (
     CompareError,
     ConfigError,
@@ -27,10 +27,6 @@ from nullband.errors import (
     TargetError,
     UsageError,
 )
-from nullband.records import Attempt, ModelInfo, Provenance, Record, ResultRow, ToolCall, Usage
-from nullband.score.base import ScoreResult
-from nullband.suite import Case, iter_cases, load_cases
-from nullband.targets.config import Prices, TargetConfig
 
 if TYPE_CHECKING:
     from nullband.compare import (
@@ -42,6 +38,7 @@ if TYPE_CHECKING:
         load_results,
         run_comparison,
     )
+    from nullband.config import EvalConfig, load_yaml_model
     from nullband.judges import (
         AuditConfig,
         JudgeAudit,
@@ -51,9 +48,11 @@ if TYPE_CHECKING:
         run_audit,
     )
     from nullband.load import LoadConfig, analyze_prompts, compare_arms, run_load
+    from nullband.records import Attempt, ModelInfo, Provenance, Record, ResultRow, ToolCall, Usage
     from nullband.run.runner import run_eval
     from nullband.run.summary import RunSummary
     from nullband.run.trajectory import TrajectoryResult, play
+    from nullband.score.base import ScoreResult
     from nullband.score.extraction import ExtractionScorer
     from nullband.score.registry import load_scorers, score_record
     from nullband.score.toolcalls import BfclScorer, ToolCallScorer
@@ -62,9 +61,11 @@ if TYPE_CHECKING:
     from nullband.store import RunInfo, open_store
     from nullband.store.drift import drift_report
     from nullband.store.export import export_results, iter_result_rows
+    from nullband.suite import Case, iter_cases, load_cases
     from nullband.suite.importers import import_bfcl_dir, import_taubench
     from nullband.targets.budget import Budget, BudgetExceeded
     from nullband.targets.client import CallOutcome, TargetClient
+    from nullband.targets.config import Prices, TargetConfig
     from nullband.testserver import Reply, ServerConfig, ServerRequest, TestServer
     from nullband.traces import AuditConfig as TraceAuditConfig
     from nullband.traces import (
@@ -79,33 +80,45 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "Attempt": "nullband.records",
     "AuditConfig": "nullband.judges",
     "BfclScorer": "nullband.score.toolcalls",
     "Budget": "nullband.targets.budget",
     "BudgetExceeded": "nullband.targets.budget",
     "CallOutcome": "nullband.targets.client",
+    "Case": "nullband.suite",
     "Comparison": "nullband.compare",
+    "EvalConfig": "nullband.config",
     "ExtractionScorer": "nullband.score.extraction",
     "GateConfig": "nullband.compare",
     "Interval": "nullband.stats",
     "JudgeAudit": "nullband.judges",
     "LoadConfig": "nullband.load",
+    "ModelInfo": "nullband.records",
     "PairedSummary": "nullband.stats",
     "PanelConfig": "nullband.judges",
+    "Prices": "nullband.targets.config",
+    "Provenance": "nullband.records",
+    "Record": "nullband.records",
     "Reply": "nullband.testserver",
+    "ResultRow": "nullband.records",
     "RunInfo": "nullband.store",
     "RunSummary": "nullband.run.summary",
+    "ScoreResult": "nullband.score.base",
     "ScrubSession": "nullband.traces",
     "ServerConfig": "nullband.testserver",
     "ServerRequest": "nullband.testserver",
     "Step": "nullband.traces",
     "TargetClient": "nullband.targets.client",
+    "TargetConfig": "nullband.targets.config",
     "TestServer": "nullband.testserver",
+    "ToolCall": "nullband.records",
     "ToolCallScorer": "nullband.score.toolcalls",
     "TraceAuditConfig": "nullband.traces:AuditConfig",
     "TrajectoryResult": "nullband.run.trajectory",
     "TrajectoryScorer": "nullband.score.trajectory",
     "TrustFloors": "nullband.judges",
+    "Usage": "nullband.records",
     "analyze_prompts": "nullband.load",
     "audit_file": "nullband.traces",
     "bootstrap_ci": "nullband.stats",
@@ -117,10 +130,13 @@ _LAZY: dict[str, str] = {
     "export_results": "nullband.store.export",
     "import_bfcl_dir": "nullband.suite.importers",
     "import_taubench": "nullband.suite.importers",
+    "iter_cases": "nullband.suite",
     "iter_result_rows": "nullband.store.export",
+    "load_cases": "nullband.suite",
     "load_gate": "nullband.compare",
     "load_results": "nullband.compare",
     "load_scorers": "nullband.score.registry",
+    "load_yaml_model": "nullband.config",
     "open_store": "nullband.store",
     "paired_summary": "nullband.stats",
     "pass_hat_k": "nullband.score.trajectory",
