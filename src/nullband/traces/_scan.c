@@ -393,6 +393,25 @@ static inline const u8 *ws(const u8 *p, const u8 *end) {
     return p;
 }
 
+/* After a member or element: skip whitespace, then take ',' (MORE: after an object's
+   ',' the whitespace before the next key is skipped too) or the closing bracket
+   (END); anything else is BAD. */
+enum { END = 0, MORE = 1 };
+
+static inline int next_member(Ctx *c, char close) {
+    c->p = ws(c->p, c->end);
+    if (c->p >= c->end) return BAD;
+    if (*c->p == ',') {
+        c->p = close == '}' ? ws(c->p + 1, c->end) : c->p + 1;
+        return MORE;
+    }
+    if (*c->p == close) {
+        c->p++;
+        return END;
+    }
+    return BAD;
+}
+
 static u8 STOP[256]; /* bytes that end the fast part of a string scan */
 
 static int hexval(u8 c) {
@@ -740,17 +759,10 @@ static int skip_value(Ctx *c, int depth) {
                 c->p++;
                 if ((r = skip_value(c, depth + 1)) < 0) return BAD;
                 res |= r;
-                c->p = ws(c->p, c->end);
-                if (c->p >= c->end) return BAD;
-                if (*c->p == ',') {
-                    c->p = ws(c->p + 1, c->end);
-                    continue;
-                }
-                if (*c->p == '}') {
-                    c->p++;
-                    return res;
-                }
-                return BAD;
+                int m = next_member(c, '}');
+                if (m == MORE) continue;
+                if (m < 0) return BAD;
+                return res;
             }
         case '[':
             c->p = ws(c->p + 1, c->end);
@@ -761,17 +773,10 @@ static int skip_value(Ctx *c, int depth) {
             for (;;) {
                 if ((r = skip_value(c, depth + 1)) < 0) return BAD;
                 res |= r;
-                c->p = ws(c->p, c->end);
-                if (c->p >= c->end) return BAD;
-                if (*c->p == ',') {
-                    c->p++;
-                    continue;
-                }
-                if (*c->p == ']') {
-                    c->p++;
-                    return res;
-                }
-                return BAD;
+                int m = next_member(c, ']');
+                if (m == MORE) continue;
+                if (m < 0) return BAD;
+                return res;
             }
         case 't':
             return lit(c, "true", 4);
@@ -854,17 +859,10 @@ static int check_obj(Ctx *c, const Node *n, int depth) {
         }
         if (r < 0) return BAD;
         res |= r;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p = ws(c->p + 1, c->end);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        return BAD;
+        int m = next_member(c, '}');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        break;
     }
 done:
     for (Py_ssize_t i = 0; i < n->n_fields; i++)
@@ -945,17 +943,10 @@ static int check_node(Ctx *c, const Node *n, int depth) {
                         if ((r = check_node(c, n->item, depth + 1)) < 0) return BAD;
                         res |= r;
                         count++;
-                        c->p = ws(c->p, c->end);
-                        if (c->p >= c->end) return BAD;
-                        if (*c->p == ',') {
-                            c->p++;
-                            continue;
-                        }
-                        if (*c->p == ']') {
-                            c->p++;
-                            break;
-                        }
-                        return BAD;
+                        int m = next_member(c, ']');
+                        if (m == MORE) continue;
+                        if (m < 0) return BAD;
+                        break;
                     }
                 }
                 if (n->min_n >= 0 && count < n->min_n) res = NO;
@@ -1222,17 +1213,10 @@ static int read_function(Ctx *c, Line *L, CallInfo *ci) {
         if (dst != &tmp && dst->set) L->decline = 1; /* duplicate key */
         if ((r = read_val(c, dst, 4)) < 0) return BAD;
         if (r) L->decline = 1;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p = ws(c->p + 1, c->end);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            return OK;
-        }
-        return BAD;
+        int m = next_member(c, '}');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        return OK;
     }
 }
 
@@ -1265,17 +1249,10 @@ static int read_members(Ctx *c, Line *L, const char *want, member_fn fn, void *a
         }
         if (r < 0) return BAD;
         if (r) L->decline = 1;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p = ws(c->p + 1, c->end);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            return OK;
-        }
-        return BAD;
+        int m = next_member(c, '}');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        return OK;
     }
 }
 
@@ -1319,17 +1296,10 @@ static int tool_calls(Ctx *c, Line *L, void *arg) {
         }
         if (r < 0) return BAD;
         if (r) L->decline = 1;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == ']') {
-            c->p++;
-            return OK;
-        }
-        return BAD;
+        int m = next_member(c, ']');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        return OK;
     }
 }
 
@@ -1383,17 +1353,10 @@ static int object_list(Ctx *c, Line *L, int *n, int which) {
             }
         }
         (*n)++;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == ']') {
-            c->p++;
-            break;
-        }
-        return BAD;
+        int m = next_member(c, ']');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        break;
     }
 done:
     if (m && !L->decline) m->list[which] = (Seen){start, c->p - start, *n};
@@ -1451,17 +1414,10 @@ static int typed_object(Ctx *c, Line *L, int usage) {
         }
         if (r < 0) return BAD;
         if (r) L->decline = 1;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p = ws(c->p + 1, c->end);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            return OK;
-        }
-        return BAD;
+        int m = next_member(c, '}');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        return OK;
     }
 }
 
@@ -1623,17 +1579,10 @@ static int parse_line(Ctx *c, Line *L) {
     next:
         if (r < 0) return BAD;
         if (r) L->decline = 1;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
-        if (*c->p == ',') {
-            c->p = ws(c->p + 1, c->end);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        return BAD;
+        int m = next_member(c, '}');
+        if (m == MORE) continue;
+        if (m < 0) return BAD;
+        break;
     }
 end:
     c->p = ws(c->p, c->end);
