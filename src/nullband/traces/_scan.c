@@ -412,6 +412,16 @@ static inline int next_member(Ctx *c, char close) {
     return BAD;
 }
 
+/* At an object's '{': steps in; END when the object is empty (its '}' taken). */
+static inline int open_object(Ctx *c) {
+    c->p = ws(c->p + 1, c->end);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return END;
+    }
+    return MORE;
+}
+
 static u8 STOP[256]; /* bytes that end the fast part of a string scan */
 
 static int hexval(u8 c) {
@@ -539,6 +549,17 @@ static int scan_string_rest(Ctx *c, const u8 *p, const u8 **e, int *esc) {
             return BAD;
         }
     }
+}
+
+/* An object member's key and its ':' (the value's leading whitespace is left); the
+   key's bytes are [*s, *e), *esc when it holds escapes. */
+static inline int read_key(Ctx *c, const u8 **s, const u8 **e, int *esc) {
+    if (c->p >= c->end || *c->p != '"') return BAD;
+    if (scan_string(c, s, e, esc) < 0) return BAD;
+    c->p = ws(c->p, c->end);
+    if (c->p >= c->end || *c->p != ':') return BAD;
+    c->p++;
+    return OK;
 }
 
 static void put_utf8(Buf *b, unsigned cp) {
@@ -746,17 +767,9 @@ static int skip_value(Ctx *c, int depth) {
         case '"':
             return scan_string(c, &s, &e, &esc);
         case '{':
-            c->p = ws(c->p + 1, c->end);
-            if (c->p < c->end && *c->p == '}') {
-                c->p++;
-                return OK;
-            }
+            if (open_object(c) == END) return OK;
             for (;;) {
-                if (c->p >= c->end || *c->p != '"') return BAD;
-                if (scan_string(c, &s, &e, &esc) < 0) return BAD;
-                c->p = ws(c->p, c->end);
-                if (c->p >= c->end || *c->p != ':') return BAD;
-                c->p++;
+                if (read_key(c, &s, &e, &esc) < 0) return BAD;
                 if ((r = skip_value(c, depth + 1)) < 0) return BAD;
                 res |= r;
                 int m = next_member(c, '}');
@@ -828,17 +841,9 @@ static int check_obj(Ctx *c, const Node *n, int depth) {
     int res = OK, r;
     const u8 *s, *e;
     int esc;
-    c->p = ws(c->p + 1, c->end);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        goto done;
-    }
+    if (open_object(c) == END) goto done;
     for (;;) {
-        if (c->p >= c->end || *c->p != '"') return BAD;
-        if (scan_string(c, &s, &e, &esc) < 0) return BAD;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end || *c->p != ':') return BAD;
-        c->p++;
+        if (read_key(c, &s, &e, &esc) < 0) return BAD;
         Py_ssize_t f = -1;
         if (!esc) {
             for (Py_ssize_t i = 0; i < n->n_fields; i++)
@@ -1195,17 +1200,9 @@ static int read_function(Ctx *c, Line *L, CallInfo *ci) {
     if (c->p >= c->end) return BAD;
     if (*c->p != '{') return BAD; /* the caller passes objects only */
     ci->has_fn = 1;
-    c->p = ws(c->p + 1, c->end);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return OK;
-    }
+    if (open_object(c) == END) return OK;
     for (;;) {
-        if (c->p >= c->end || *c->p != '"') return BAD;
-        if (scan_string(c, &s, &e, &esc) < 0) return BAD;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end || *c->p != ':') return BAD;
-        c->p++;
+        if (read_key(c, &s, &e, &esc) < 0) return BAD;
         Val tmp, *dst = &tmp;
         if (esc) L->decline = 1;
         else if (e - s == 4 && !memcmp(s, "name", 4)) dst = &ci->name;
@@ -1229,17 +1226,9 @@ static int read_members(Ctx *c, Line *L, const char *want, member_fn fn, void *a
     const u8 *s, *e;
     int esc;
     Py_ssize_t wn = (Py_ssize_t)strlen(want);
-    c->p = ws(c->p + 1, c->end);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return OK;
-    }
+    if (open_object(c) == END) return OK;
     for (;;) {
-        if (c->p >= c->end || *c->p != '"') return BAD;
-        if (scan_string(c, &s, &e, &esc) < 0) return BAD;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end || *c->p != ':') return BAD;
-        c->p++;
+        if (read_key(c, &s, &e, &esc) < 0) return BAD;
         if (esc) L->decline = 1;
         if (!esc && e - s == wn && !memcmp(s, want, (size_t)wn)) {
             if (seen++) L->decline = 1;
@@ -1374,17 +1363,10 @@ static int typed_object(Ctx *c, Line *L, int usage) {
         L->decline = 1;
         return skip_value(c, 1);
     }
-    c->p = ws(c->p + 1, c->end);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return OK;
-    }
+    if (open_object(c) == END) return OK;
     for (;;) {
-        if (c->p >= c->end || *c->p != '"') return BAD;
-        if (scan_string(c, &s, &e, &esc) < 0) return BAD;
+        if (read_key(c, &s, &e, &esc) < 0) return BAD;
         c->p = ws(c->p, c->end);
-        if (c->p >= c->end || *c->p != ':') return BAD;
-        c->p = ws(c->p + 1, c->end);
         if (c->p >= c->end) return BAD;
         if (!usage) {
             if (*c->p != '"') L->decline = 1;
@@ -1449,17 +1431,10 @@ static int parse_line(Ctx *c, Line *L) {
     int prev = F_COUNT; /* the line start */
     c->p = ws(c->p, c->end);
     if (c->p >= c->end || *c->p != '{') return BAD;
-    c->p = ws(c->p + 1, c->end);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        goto end;
-    }
+    if (open_object(c) == END) goto end;
     for (;;) {
-        if (c->p >= c->end || *c->p != '"') return BAD;
-        if (scan_string(c, &s, &e, &esc) < 0) return BAD;
+        if (read_key(c, &s, &e, &esc) < 0) return BAD;
         c->p = ws(c->p, c->end);
-        if (c->p >= c->end || *c->p != ':') return BAD;
-        c->p = ws(c->p + 1, c->end);
         if (c->p >= c->end) return BAD;
         /* keys come in much the same order line after line: try the one that followed
          * the previous key last time before the table */
