@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import orjson
 import pytest
 from traces_helpers import CorpusFiles, write_jsonl
 
+from nullband.traces import native
 from nullband.traces.synth import RESULT_SCHEMAS, TOOLS, synth_corpus
+
+
+@pytest.fixture
+def native_built() -> None:
+    """The C scanner is built: required under NULLBAND_REQUIRE_NATIVE=1 (CI), else the
+    test is skipped when it is not."""
+    if os.environ.get("NULLBAND_REQUIRE_NATIVE") == "1":
+        assert native.native_available()
+    elif native._scan is None:
+        pytest.skip("nullband.traces._scan is not built (set NULLBAND_REQUIRE_NATIVE=1 to fail)")
 
 
 @pytest.fixture(scope="session")

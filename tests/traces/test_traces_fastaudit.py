@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from traces_helpers import CorpusFiles, write_jsonl
+from traces_helpers import CorpusFiles, write_jsonl, write_spread_trace
 
 from nullband.errors import InputError
 from nullband.traces.audit_models import AuditConfig, AuditReport
@@ -239,19 +239,7 @@ def test_odd_rows_give_the_reference_report(tmp_path: Path, processes: int) -> N
 
 def test_a_trace_spread_over_the_file_gives_the_reference_report(tmp_path: Path) -> None:
     # trace "w" has steps at both ends of a file of three chunks; its last step failed
-    filler = [
-        {"trace_id": f"f{i}", "step_id": "1", "duration_ms": 10.0 + i % 5, "name": "x" * 900}
-        for i in range(2600)
-    ]
-    rows = [
-        {"trace_id": "w", "step_id": "1", "retry_count": 2, "started_at": "2026-05-01T00:00:00Z"},
-        *filler,
-        {"trace_id": "w", "step_id": "2", "started_at": "2026-05-01T00:00:05Z"},
-        *filler[:5],
-        {"trace_id": "w", "step_id": "3", "status": "error", "started_at": "2026-05-01T00:00:09Z"},
-    ]
-    p = write_jsonl(tmp_path / "spread.jsonl", rows)
-    assert p.stat().st_size > 2 << 20
+    p = write_spread_trace(tmp_path / "spread.jsonl")
     ref = _both(p, AuditConfig(), processes=2, chunk_mb=1)
     w = next(t for t in ref.traces if t.trace_id == "w")
     assert [f.code for f in w.flags] == ["retry", "step_error", "trace_failed"]

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 from test_traces_fastaudit import CFG, _odd_steps, _same
-from traces_helpers import CorpusFiles, write_jsonl
+from traces_helpers import CorpusFiles, write_jsonl, write_spread_trace
 
 from nullband.errors import InputError
 from nullband.traces import native
@@ -30,13 +30,7 @@ from nullband.traces.audit_models import AuditConfig
 from nullband.traces.fastaudit import audit_file_fast
 from nullband.traces.pipeline import audit_file, load_audit_config
 
-
-@pytest.fixture(autouse=True)
-def _built() -> None:
-    if os.environ.get("NULLBAND_REQUIRE_NATIVE") == "1":
-        assert native.native_available()
-    elif native._scan is None:
-        pytest.skip("nullband.traces._scan is not built (set NULLBAND_REQUIRE_NATIVE=1 to fail)")
+pytestmark = pytest.mark.usefixtures("native_built")
 
 
 def _three(path: Path, cfg: AuditConfig, **kw: Any) -> None:
@@ -253,19 +247,7 @@ def test_repeated_definitions_and_messages_are_checked_each_time(tmp_path: Path)
 
 
 def test_a_trace_spread_over_chunks_same_report(tmp_path: Path) -> None:
-    filler = [
-        {"trace_id": f"f{i}", "step_id": "1", "duration_ms": 10.0 + i % 5, "name": "x" * 900}
-        for i in range(2600)
-    ]
-    rows = [
-        {"trace_id": "w", "step_id": "1", "retry_count": 2, "started_at": "2026-05-01T00:00:00Z"},
-        *filler,
-        {"trace_id": "w", "step_id": "2", "started_at": "2026-05-01T00:00:05Z"},
-        *filler[:5],
-        {"trace_id": "w", "step_id": "3", "status": "error", "started_at": "2026-05-01T00:00:09Z"},
-    ]
-    p = write_jsonl(tmp_path / "spread.jsonl", rows)
-    assert p.stat().st_size > 2 << 20
+    p = write_spread_trace(tmp_path / "spread.jsonl")
     _three(p, AuditConfig(), processes=2, chunk_mb=1)
 
 

@@ -44,12 +44,7 @@ SETTINGS = settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def _built() -> None:
-    if os.environ.get("NULLBAND_REQUIRE_NATIVE") == "1":
-        assert native.native_available()
-    elif native._scan is None:
-        pytest.skip("nullband.traces._scan is not built (set NULLBAND_REQUIRE_NATIVE=1 to fail)")
+pytestmark = pytest.mark.usefixtures("native_built")
 
 
 _short = st.text(alphabet=st.sampled_from('ab/ -_Xé\u00a0\t"\\\u2028\U0001f600'), max_size=6)
@@ -371,15 +366,9 @@ _PATTERNS = [
 ]
 
 
-@SETTINGS
-@given(
-    pattern=st.sampled_from(_PATTERNS),
-    value=st.text(alphabet=st.sampled_from("abcC0123456789-.@xyA_é\n"), max_size=9),
-)
-def test_a_pattern_the_scanner_matches_is_matched_by_re_search(pattern: str, value: str) -> None:
-
+def _check_pattern(pattern: str, value: str) -> str:
+    """How the scanner takes a tool step whose one argument ``s`` must match ``pattern``."""
     schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": pattern}}}
-    cfg = AuditConfig(tool_schemas={"f": schema})
     line = orjson.dumps(
         {
             "trace_id": "t",
@@ -389,7 +378,16 @@ def test_a_pattern_the_scanner_matches_is_matched_by_re_search(pattern: str, val
             "tool_arguments": json.dumps({"s": value}),
         }
     )
-    outcome = _check_line(line + b"\n", cfg)
+    return _check_line(line + b"\n", AuditConfig(tool_schemas={"f": schema}))
+
+
+@SETTINGS
+@given(
+    pattern=st.sampled_from(_PATTERNS),
+    value=st.text(alphabet=st.sampled_from("abcC0123456789-.@xyA_é\n"), max_size=9),
+)
+def test_a_pattern_the_scanner_matches_is_matched_by_re_search(pattern: str, value: str) -> None:
+    outcome = _check_pattern(pattern, value)
     if outcome == "accepted":
         assert re.search(pattern, value) is not None
 
@@ -400,18 +398,8 @@ def test_a_pattern_the_scanner_matches_is_matched_by_re_search(pattern: str, val
 )
 def test_supported_patterns_are_proven_in_c(pattern: str, value: str) -> None:
     # not vacuous: matching ASCII values are accepted without the Python path
-    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": pattern}}}
-    line = orjson.dumps(
-        {
-            "trace_id": "t",
-            "step_id": "s",
-            "kind": "tool",
-            "tool_name": "f",
-            "tool_arguments": json.dumps({"s": value}),
-        }
-    )
     want = "declined" if not value.isascii() else "accepted"
-    assert _check_line(line + b"\n", AuditConfig(tool_schemas={"f": schema})) == want
+    assert _check_pattern(pattern, value) == want
 
 
 @pytest.mark.parametrize(

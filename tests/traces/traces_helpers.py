@@ -25,6 +25,25 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
+def write_spread_trace(path: Path) -> Path:
+    """Trace "w" with steps at both ends of a file of three 1 MiB chunks (a retry first,
+    a failed step last) among 2,605 one-step filler traces."""
+    filler = [
+        {"trace_id": f"f{i}", "step_id": "1", "duration_ms": 10.0 + i % 5, "name": "x" * 900}
+        for i in range(2600)
+    ]
+    rows = [
+        {"trace_id": "w", "step_id": "1", "retry_count": 2, "started_at": "2026-05-01T00:00:00Z"},
+        *filler,
+        {"trace_id": "w", "step_id": "2", "started_at": "2026-05-01T00:00:05Z"},
+        *filler[:5],
+        {"trace_id": "w", "step_id": "3", "status": "error", "started_at": "2026-05-01T00:00:09Z"},
+    ]
+    write_jsonl(path, rows)
+    assert path.stat().st_size > 2 << 20  # at least three chunks of 1 MiB
+    return path
+
+
 # --- PII -------------------------------------------------------------------------------
 
 
