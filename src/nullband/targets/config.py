@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nullband.errors import UsageError
+from nullband.targets.http1 import header_problem
 
 GatewayKind = Literal["none", "bifrost", "litellm", "portkey"]
 
@@ -92,8 +93,9 @@ class TargetConfig(BaseModel):
     @classmethod
     def _no_line_breaks(cls, v: dict[str, str]) -> dict[str, str]:
         for name, value in v.items():
-            if not name or any(c in name for c in "\r\n: ") or "\r" in value or "\n" in value:
-                raise ValueError(f"header {name!r}: names and values cannot hold line breaks")
+            problem = header_problem(name, value)
+            if problem is not None:
+                raise ValueError(problem)
         return v
 
     def api_key(self) -> str | None:

@@ -50,9 +50,17 @@ class ProtocolError(TransportError):
     """The server's bytes are not an HTTP/1.x response this client can read."""
 
 
+def header_problem(name: str, value: str) -> str | None:
+    """Why ``name: value`` cannot be sent as an HTTP header (None when it can)."""
+    if not name or any(ch in name for ch in "\r\n: \t") or "\r" in value or "\n" in value:
+        return f"header {name!r}: names and values cannot hold line breaks (nor names a colon or space)"
+    return None
+
+
 def _header_bytes(name: str, value: str) -> bytes:
-    if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
-        raise ValueError(f"HTTP header {name!r} contains a line break or colon; remove it")
+    problem = header_problem(name, value)
+    if problem is not None:
+        raise ValueError(problem)
     return f"{name}: {value}\r\n".encode()
 
 
