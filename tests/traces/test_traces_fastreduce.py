@@ -19,11 +19,12 @@ from test_traces_fastaudit import _same
 from traces_helpers import CorpusFiles
 
 from nullband.traces import native
-from nullband.traces.audit import AuditContext
+from nullband.traces.audit import AuditContext, StepFacts
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import _cuts
 from nullband.traces.fastreduce import Reducer
-from nullband.traces.msgaudit import ChunkAuditor
+from nullband.traces.msgaudit import ChunkAuditor, split_ids
+from nullband.traces.msgwire import FLAG_CODES, VERDICTS, encode, rows_of, special_facts
 from nullband.traces.pipeline import audit_file, load_audit_config
 
 CONFIGS: list[dict[str, Any]] = [
@@ -46,8 +47,9 @@ def _reduce(path: Path, cfg: AuditConfig, cuts: list[int], use_native: bool) -> 
     red = Reducer(cfg)
     for i, (a, b) in enumerate(pairwise(cuts)):
         chunk = auditor.run(data[a:b], a, i << 40, str(path))
-        # every other chunk without the workers' counts: the reduce counts its rows
-        red.add(chunk if i % 2 else chunk._replace(counts=None))
+        # every other chunk in its wire form (what workers send), the others as the
+        # chunk auditor gives them
+        red.add(chunk if i % 2 else encode(chunk))
     return red.report()
 
 
@@ -138,3 +140,52 @@ def test_no_chunks_give_the_empty_report() -> None:
     assert got.summary.n_steps == 0
     assert got.summary.verdicts == {"clean": 0, "noisy": 0, "corrupted": 0}
     assert got.summary.flags == {}
+
+
+@pytest.mark.parametrize("use_native", [True, False])
+def test_the_wire_form_keeps_every_flagged_fact_and_row(
+    planted: CorpusFiles, use_native: bool
+) -> None:
+    """What a worker sends (msgwire.encode) rebuilds the chunk's reference facts and rows."""
+    if use_native and native._scan is None:
+        pytest.skip("nullband.traces._scan is not built")
+    cfg = load_audit_config(
+        tools_path=planted.tools,
+        result_schemas_path=planted.results,
+        ground_truth_path=planted.truth,
+    )
+    ctx = AuditContext(cfg)
+    auditor = native.NativeChunkAuditor(ctx) if use_native else ChunkAuditor(ctx)
+    data = planted.steps.read_bytes()
+    chunk = auditor.run(data, 0, 5 << 40, str(planted.steps))
+    assert chunk.special and chunk.rows  # the planted corpus has flagged traces
+    wire = encode(chunk)
+    assert wire.sp_at.tolist() == sorted(chunk.special)
+    ids = split_ids(chunk.step_ids, len(chunk.tcode))
+    for j, r in enumerate(wire.sp_at.tolist()):
+        want = StepFacts._make(chunk.special[r])
+        got = special_facts(wire, j, chunk.trace_ids[int(chunk.tcode[r])], ids[r], (5 << 40) + r)
+        # the rebuilt class comes from the timing key, where an empty class is None
+        assert got == want._replace(task_class=want.task_class or None)
+    assert rows_of(wire) == list(chunk.rows.values())
+    assert wire.row_t.tolist() == list(chunk.rows)
+    for t, v, m in zip(wire.row_t.tolist(), wire.row_verdict, wire.row_mask, strict=True):
+        row = chunk.rows[t]
+        assert VERDICTS[v] == row[2]
+        assert {FLAG_CODES[i] for i in range(len(FLAG_CODES)) if int(m) >> i & 1} == {
+            f[0] for f in row[4]
+        }
+
+
+def test_a_report_builds_its_rows_once_and_only_when_asked() -> None:
+    built: list[int] = []
+
+    def rows() -> list[Any]:
+        built.append(1)
+        return [("t1", None, "clean", 1, [])]
+
+    rep = AuditReport(rows, Reducer(AuditConfig()).report().summary)
+    assert built == []
+    assert rep.rows == [("t1", None, "clean", 1, [])]
+    assert rep.by_verdict("clean") == {"t1"}
+    assert built == [1]

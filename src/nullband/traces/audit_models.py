@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import orjson
@@ -139,13 +139,31 @@ class AuditReport:
     """Per-trace audits plus the summary.
 
     The rows are compact tuples (a million traces fit in little memory); ``traces``
-    builds the pydantic models on first access.
+    builds the pydantic models on first access. An engine may hand over a function that
+    builds the rows instead of the list: it runs on first access of ``rows``, so an
+    audit read for its summary alone never builds them.
     """
 
-    def __init__(self, rows: list[AuditRow], summary: AuditSummary) -> None:
-        self.rows = rows
+    def __init__(
+        self, rows: list[AuditRow] | Callable[[], list[AuditRow]], summary: AuditSummary
+    ) -> None:
+        self._rows: list[AuditRow] | None = None
+        self._make: Callable[[], list[AuditRow]] | None = None
+        if callable(rows):
+            self._make = rows
+        else:
+            self._rows = rows
         self.summary = summary
         self._models: list[TraceAudit] | None = None
+
+    @property
+    def rows(self) -> list[AuditRow]:
+        """One compact row per trace, in first-seen order."""
+        if self._rows is None:
+            assert self._make is not None
+            self._rows = self._make()
+            self._make = None
+        return self._rows
 
     @property
     def traces(self) -> list[TraceAudit]:

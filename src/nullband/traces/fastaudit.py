@@ -29,6 +29,7 @@ from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastreduce import Reducer
 from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts
+from nullband.traces.msgwire import WireChunk, encode
 from nullband.traces.native import NativeChunkAuditor, make_auditor, native_available
 
 _AUDITOR: ChunkAuditor | None = None
@@ -133,7 +134,7 @@ def audit_file_fast(
 
 def _run(
     jobs: list[tuple[int, int, int]], path: str, cfg: AuditConfig, n_proc: int, native: bool
-) -> Iterator[ChunkFacts]:
+) -> Iterator[ChunkFacts | WireChunk]:
     cfg_json = cfg.model_dump_json().encode()
     if n_proc == 1:
         _init(path, cfg_json, native)
@@ -158,10 +159,11 @@ def _run(
 
 
 def _chunk_blob(job: tuple[int, int, int]) -> bytes | str:
-    """A chunk's facts pickled (protocol 5: half the CPU of the pool's own pickler), in a
+    """A chunk's facts in their wire form (:mod:`nullband.traces.msgwire`), pickled
+    (protocol 5: half the CPU of the pool's own pickler), in a
     file of the hand-over directory when it can be written (the pool's pipe reads a large
     message in many reads that each allocate its full size), else as bytes."""
-    blob = pickle.dumps(_chunk(job), protocol=5)
+    blob = pickle.dumps(encode(_chunk(job)), protocol=5)
     name = os.path.join(_OUT, f"{job[0]}.pickle")
     try:
         with open(name, "wb") as fh:

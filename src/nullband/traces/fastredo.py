@@ -8,13 +8,13 @@ that turn its merged arrays back into the steps (or the one timed step) of such 
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 
 from nullband.traces.audit import StepFacts, timing_flag
 from nullband.traces.audit_models import AuditConfig, AuditRow, ClassTiming
 from nullband.traces.msgaudit import split_ids
+from nullband.traces.msgwire import WireChunk, special_facts
 
 Key = tuple[str | None, str, str]
 
@@ -24,9 +24,8 @@ class RedoSteps:
 
     config: AuditConfig
     traces: dict[str, int]
-    special: dict[int, tuple[Any, ...]]
     n: int
-    _rows: list[AuditRow]
+    _chunks: list[WireChunk]
     _ids: list[str | list[str]]
     _offs: list[np.ndarray | None]
     _firsts: list[int]
@@ -41,23 +40,37 @@ class RedoSteps:
         all_ts: np.ndarray,
         keys: list[Key],
         needs: np.ndarray,
+        special: tuple[np.ndarray, np.ndarray, np.ndarray],
+        trace_ids: list[str],
     ) -> dict[int, list[StepFacts]]:
-        """The steps (in input order) of every trace that needs the per-trace function."""
+        """The steps (in input order) of every trace that needs the per-trace function.
+
+        ``special``: (global rows with the reference's facts, ascending; the chunk of
+        each; its index among the chunk's flagged rows).
+        """
         sel = np.flatnonzero(needs[tcode])
         ts = all_ts[sel].tolist()
         durs = dur[sel].tolist()
         eligs = elig[sel].tolist()
         idx, sids = self._idx_and_ids(sel)
-        trace_ids = list(self.traces)
+        sp_rows, sp_chunk, sp_j = special
+        pos = np.searchsorted(sp_rows, sel)
+        hit = pos < len(sp_rows)
+        hit[hit] = sp_rows[pos[hit]] == sel[hit]
+        where = dict(
+            zip(
+                np.flatnonzero(hit).tolist(),
+                zip(sp_chunk[pos[hit]].tolist(), sp_j[pos[hit]].tolist(), strict=True),
+                strict=True,
+            )
+        )
+        chunks = self._chunks
         groups: dict[int, list[StepFacts]] = {}
-        special = self.special
         new = tuple.__new__  # what StepFacts(...) does, without its Python-level __new__
-        for j, (i, t, k) in enumerate(
-            zip(sel.tolist(), tcode[sel].tolist(), kcode[sel].tolist(), strict=True)
-        ):
-            known = special.get(i)
+        for j, (t, k) in enumerate(zip(tcode[sel].tolist(), kcode[sel].tolist(), strict=True)):
+            known = where.get(j)
             if known is not None:
-                f = new(StepFacts, known)
+                f = special_facts(chunks[known[0]], known[1], trace_ids[t], sids[j], idx[j])
             else:
                 task, kind, label = keys[k]
                 d = durs[j]
@@ -76,6 +89,8 @@ class RedoSteps:
         all_ts: np.ndarray,
         keys: list[Key],
         sel: np.ndarray,
+        trace_ids: list[str],
+        cls_of: list[str | None],
     ) -> dict[int, list[StepFacts]]:
         """The rows ``sel`` (timed steps of traces that lie in one chunk and have no
         other step that can carry a flag) as steps, grouped by trace, each with its
@@ -84,12 +99,11 @@ class RedoSteps:
         ts = all_ts[sel].tolist()
         durs = dur[sel].tolist()
         idx, sids = self._idx_and_ids(sel)
-        rows = self._rows
         groups: dict[int, list[StepFacts]] = {}
         new = tuple.__new__
         for j, (t, k) in enumerate(zip(tcode[sel].tolist(), kcode[sel].tolist(), strict=True)):
             _, kind, label = keys[k]
-            tid, cls = rows[t][:2]
+            tid, cls = trace_ids[t], cls_of[t]
             f = new(
                 StepFacts, (tid, sids[j], ts[j], idx[j], cls, kind, label, durs[j], True, False, [])
             )
@@ -104,26 +118,27 @@ class RedoSteps:
         mcode: np.ndarray,
         mkeys: list[tuple[str, str, str]],
         limits: dict[tuple[str, str, str], tuple[float, float, ClassTiming]],
-    ) -> list[AuditRow]:
-        """Rows of traces whose one step that can carry a flag is the timed step in
-        ``sel``: what :func:`finalize` gives for one flag (or none, when ignored)."""
+        trace_ids: list[str],
+        cls_of: list[str | None],
+        steps: list[int],
+        out: dict[int, AuditRow],
+    ) -> None:
+        """Rows (into ``out``, by trace code) of traces whose one step that can carry a
+        flag is the timed step in ``sel``: what :func:`finalize` gives for one flag (or
+        none, when ignored). ``steps``: each trace's step count."""
         cfg = self.config
-        rows = self._rows
-        out = []
         _, sids = self._idx_and_ids(sel)
         for j, (t, d, m) in enumerate(
             zip(tcode[sel].tolist(), dur[sel].tolist(), mcode[sel].tolist(), strict=True)
         ):
-            tid, cls, _, n, _ = rows[t]
+            tid, cls, n = trace_ids[t], cls_of[t], steps[t]
             flag = timing_flag(d, limits[mkeys[m]], cfg)
             if flag is None:
                 row: AuditRow = (tid, cls, "clean", n, [])
             else:
                 sev = cfg.verdict_of(flag[0])
                 row = (tid, cls, sev, n, [(flag[0], sids[j], flag[1], sev)])
-            rows[t] = row
-            out.append(row)
-        return out
+            out[t] = row
 
     def _idx_and_ids(self, sel: np.ndarray) -> tuple[list[int], list[str]]:
         """The input-order index and the step id of each of the rows ``sel`` (sorted)."""

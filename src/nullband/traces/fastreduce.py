@@ -13,7 +13,6 @@ gets its row directly.
 from __future__ import annotations
 
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow
 from nullband.traces.fastclasses import class_medians, factorize, first_class
 from nullband.traces.fastredo import Key, RedoSteps
 from nullband.traces.msgaudit import ChunkFacts
-from nullband.traces.msgrows import count_rows
+from nullband.traces.msgwire import ELIGIBLE, VERDICTS, WireChunk, encode, mask_counts, rows_of
 
 
 class Reducer(RedoSteps):
@@ -32,6 +31,7 @@ class Reducer(RedoSteps):
         self.config = config
         self.traces: dict[str, int] = {}
         self.keys: dict[Key, int] = {}
+        self._chunks: list[WireChunk] = []
         self._tcode: list[np.ndarray] = []
         self._kcode: list[np.ndarray] = []
         self._dur: list[np.ndarray] = []
@@ -40,26 +40,23 @@ class Reducer(RedoSteps):
         self._offs: list[np.ndarray | None] = []
         self._firsts: list[int] = []
         self._starts: list[int] = []
-        self.special: dict[int, tuple[Any, ...]] = {}
-        self.rows: dict[int, AuditRow] = {}
-        """Trace code -> the row a worker sent (the last one, for a trace in several chunks)."""
-        self._rows: list[AuditRow] = []
-        """The report's rows, by trace code, as far as the chunks added so far tell."""
-        self._replaced: list[AuditRow] = []
-        """Workers' rows of a trace that a later chunk's row replaced in ``rows``."""
-        self._verdicts: dict[str, int] = {"clean": 0, "noisy": 0, "corrupted": 0}
-        self._flags: dict[str, int] = {}
-        """Counts (as :func:`summarize` counts) over every row the workers sent, so the
-        final summary only corrects for the rows it redoes."""
         self._tmaps: list[np.ndarray] = []
+        """Per chunk: the global code of each of its trace ids."""
         self._at: list[np.ndarray] = []
         self._at_elig: list[np.ndarray] = []
-        """Per chunk: the (global) rows of ``special`` and whether each is eligible for
-        its class's median."""
+        self._at_chunk: list[np.ndarray] = []
+        """Per chunk with flagged rows: their global rows, whether each is eligible for
+        its class's median, and the chunk (its index) they came in."""
+        self._w_code: list[np.ndarray] = []
+        self._w_verdict: list[np.ndarray] = []
+        self._w_mask: list[np.ndarray] = []
+        """Per chunk with workers' rows: their global trace codes, verdicts, flag masks."""
         self.n = 0
 
-    def add(self, chunk: ChunkFacts) -> None:
+    def add(self, chunk: WireChunk | ChunkFacts) -> None:
         """Merge one chunk (chunks must come in file order)."""
+        if isinstance(chunk, ChunkFacts):
+            chunk = encode(chunk)
         traces, keys = self.traces, self.keys
         ids = chunk.trace_ids
         n0 = len(traces)
@@ -67,12 +64,12 @@ class Reducer(RedoSteps):
         if not seen:  # all new (a chunk's ids are unique)
             traces.update(zip(ids, range(n0, n0 + len(ids)), strict=True))
             tmap = np.arange(n0, n0 + len(ids), dtype=np.int64)
-            fresh = None
         else:
-            tmap, fresh = self._map_ids(ids, seen)
-        self._add_rows(chunk, fresh)
+            tmap = self._map_ids(ids, seen)
         kmap = np.array([keys.setdefault(k, len(keys)) for k in chunk.keys], np.int64)
         rows = len(chunk.tcode)
+        ci = len(self._chunks)
+        self._chunks.append(chunk)
         self._tcode.append(tmap[chunk.tcode] if rows else chunk.tcode)
         self._kcode.append(kmap[chunk.kcode] if rows else chunk.kcode)
         self._dur.append(chunk.dur)
@@ -81,38 +78,21 @@ class Reducer(RedoSteps):
         self._ids.append(chunk.step_ids)
         self._offs.append(chunk.step_offs)
         self._starts.append(self.n)
-        n = self.n
-        special = self.special
-        for row, facts in chunk.special.items():
-            special[n + row] = facts
-        if chunk.special:
-            m = len(chunk.special)
-            self._at.append(np.fromiter(chunk.special, np.int64, m) + n)
-            self._at_elig.append(np.fromiter((f[8] for f in chunk.special.values()), bool, m))
-        if chunk.rows:
-            codes = tmap.tolist()
-            spec = self.rows
-            out = self._rows
-            for t, audit in chunk.rows.items():
-                code = codes[t]
-                old = spec.get(code)
-                if old is not None:
-                    self._replaced.append(old)
-                spec[code] = out[code] = audit
-            if chunk.counts is None:
-                count_rows(chunk.rows.values(), self._verdicts, self._flags)
-            else:
-                verdicts, flags = chunk.counts
-                for v, c in verdicts.items():
-                    self._verdicts[v] += c
-                for name, c in flags.items():
-                    self._flags[name] = self._flags.get(name, 0) + c
+        m = len(chunk.sp_at)
+        if m:
+            self._at.append(chunk.sp_at + self.n)
+            self._at_elig.append((chunk.sp_bits & ELIGIBLE).astype(bool))
+            self._at_chunk.append(np.full(m, ci, np.int64))
+        if len(chunk.row_t):
+            self._w_code.append(tmap[chunk.row_t])
+            self._w_verdict.append(chunk.row_verdict)
+            self._w_mask.append(chunk.row_mask)
         self._tmaps.append(tmap)
         self.n += rows
 
-    def _map_ids(self, ids: list[str], seen: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _map_ids(self, ids: list[str], seen: set[str]) -> np.ndarray:
         """Global codes of a chunk's trace ids, some of them ``seen`` in earlier chunks
-        (new ones numbered in order), and which are new."""
+        (new ones numbered in order)."""
         traces = self.traces
         n0 = len(traces)
         if len(seen) <= 16:
@@ -128,40 +108,14 @@ class Reducer(RedoSteps):
         tmap[fresh] = np.arange(n0, n0 + len(new), dtype=np.int64)
         tmap[pos] = [traces[ids[i]] for i in pos]
         traces.update(zip(new, range(n0, n0 + len(new)), strict=True))
-        return tmap, fresh
-
-    def _add_rows(self, chunk: ChunkFacts, fresh: np.ndarray | None) -> None:
-        """Rows of the chunk's new traces (``fresh``: which are new; None: all) as if
-        each lay in this chunk only: (trace id, the class of its first classed row,
-        "clean", its steps, a new empty flag list). A trace that also has steps in
-        another chunk is redone by :meth:`report`, so its row here is never final."""
-        n_ids = len(chunk.trace_ids)
-        names: list[str | None] = [None]
-        codes: dict[str, int] = {}
-        key_class = np.array(
-            [-1 if k[0] is None else codes.setdefault(k[0], len(codes)) for k in chunk.keys] or [0],
-            np.int64,
-        )
-        names.extend(codes)
-        first = first_class(chunk.tcode, key_class[chunk.kcode], n_ids)
-        obj = np.empty(len(names), dtype=object)
-        obj[:] = names
-        cls = obj[first + 1]
-        counts = np.bincount(chunk.tcode, minlength=n_ids)
-        ids: list[str] = chunk.trace_ids
-        if fresh is not None:
-            ids = [t for t, new in zip(ids, fresh.tolist(), strict=True) if new]
-            cls, counts = cls[fresh], counts[fresh]
-        self._rows.extend(
-            zip(ids, cls.tolist(), repeat("clean"), counts.tolist(), iter(list, None), strict=False)
-        )
+        return tmap
 
     def report(self) -> AuditReport:
         """The audit report of everything added."""
         cfg = self.config
-        tcode = np.concatenate(self._tcode) if self._tcode else np.zeros(0, np.int64)
-        kcode = np.concatenate(self._kcode) if self._kcode else np.zeros(0, np.int64)
-        dur = np.concatenate(self._dur) if self._dur else np.zeros(0)
+        tcode = _cat(self._tcode, np.int64)
+        kcode = _cat(self._kcode, np.int64)
+        dur = _cat(self._dur, np.float64)
         n_traces = len(self.traces)
         keys = list(self.keys)
         # a key's parts: its task class (code, -1 for none) and its (kind, label)
@@ -195,9 +149,8 @@ class Reducer(RedoSteps):
         mcode = remap[mcode]
         mkeys = list(named)
         elig = ~np.isnan(dur)
-        special = self.special
-        if special:
-            at = np.concatenate(self._at)
+        at = _cat(self._at, np.int64)
+        if len(at):
             elig[at] = np.concatenate(self._at_elig)
         medians = class_medians(mkeys, mcode, dur, elig, cfg)
         limits = timing_limits(medians, cfg)
@@ -212,11 +165,10 @@ class Reducer(RedoSteps):
         with np.errstate(invalid="ignore"):
             timed = (dur > slow[mcode]) | (dur < fast[mcode])
         # a worker's row is final for a trace seen in one chunk only, without timing flags
-        tmaps = np.concatenate(self._tmaps) if self._tmaps else np.zeros(0, np.int64)
+        tmaps = _cat(self._tmaps, np.int64)
         multi = np.bincount(tmaps, minlength=n_traces) > 1
         flagged = np.zeros(n_traces, dtype=bool)
-        if special:
-            flagged[tcode[at]] = True
+        flagged[tcode[at]] = True
         timed_at = np.flatnonzero(timed)
         redo = multi.copy()
         redo[tcode[timed_at]] = True
@@ -225,30 +177,36 @@ class Reducer(RedoSteps):
         # redone trace lies in one chunk and only its timed steps can carry a flag
         full = redo & (multi | flagged)
         only_timed = timed_at[(redo & ~full)[tcode[timed_at]]]
-        # every trace's row is in place (the worker's where it sent one); redo the rest
-        rows = self._rows
-        spec = self.rows
-        # the workers' rows were counted as they arrived: take out those redone here
-        verdicts = dict(self._verdicts)
-        flag_counts = dict(self._flags)
-        dropped = [spec[c] for c in np.flatnonzero(redo).tolist() if c in spec]
-        count_rows([*dropped, *self._replaced], verdicts, flag_counts, -1)
-        new: list[AuditRow] = []
-        ts = np.concatenate(self._ts) if self._ts else np.zeros(0)
-        for code, group in self._groups(tcode, kcode, dur, elig, ts, keys, full).items():
-            rows[code] = row = finalize(group, limits, cfg)
-            new.append(row)
+        # the workers' rows count unless their trace is redone here
+        w_code = _cat(self._w_code, np.int64)
+        kept = ~redo[w_code]
+        per_verdict = np.bincount(_cat(self._w_verdict, np.uint8)[kept], minlength=3).tolist()
+        verdicts = dict(zip(VERDICTS, per_verdict, strict=True))
+        flag_counts = mask_counts(_cat(self._w_mask, np.int64)[kept])
+        trace_ids = list(self.traces)
+        obj = np.empty(len(class_names), dtype=object)
+        obj[:] = class_names
+        cls_of: list[str | None] = obj[trace_class + 1].tolist()
+        steps: list[int] = np.bincount(tcode, minlength=n_traces).tolist()
+        ts = _cat(self._ts, np.float64)
+        special = (at, _cat(self._at_chunk, np.int64), _local_index(self._at))
+        redone: dict[int, AuditRow] = {}
+        for code, group in self._groups(
+            tcode, kcode, dur, elig, ts, keys, full, special, trace_ids
+        ).items():
+            redone[code] = finalize(group, limits, cfg)
         # a trace with one timed step: its row is that step's timing flag
         per = np.bincount(tcode[only_timed], minlength=n_traces)[tcode[only_timed]]
-        new.extend(self._one_timed(only_timed[per == 1], tcode, dur, mcode, mkeys, limits))
+        self._one_timed(
+            only_timed[per == 1], tcode, dur, mcode, mkeys, limits, trace_ids, cls_of, steps, redone
+        )
         for code, group in self._timed_steps(
-            tcode, kcode, dur, ts, keys, only_timed[per > 1]
+            tcode, kcode, dur, ts, keys, only_timed[per > 1], trace_ids, cls_of
         ).items():
             tid, cls, verdict, _, flags = finalize(group, limits, cfg)
-            rows[code] = row = (tid, cls, verdict, rows[code][3], flags)
-            new.append(row)
+            redone[code] = (tid, cls, verdict, steps[code], flags)
         # every other trace is clean without flags: summarize the new rows, add the rest
-        part = summarize(new, medians, cfg, "fast")
+        part = summarize(list(redone.values()), medians, cfg, "fast")
         for v, c in part.verdicts.items():
             verdicts[v] += c
         for name, c in part.flags.items():
@@ -262,4 +220,32 @@ class Reducer(RedoSteps):
                 "flags": {k: c for k, c in sorted(flag_counts.items()) if c},
             }
         )
+        chunks, tmaps_by_chunk = self._chunks, self._tmaps
+
+        def rows() -> list[AuditRow]:
+            # every trace clean without flags, then the workers' rows of the traces not
+            # redone, then the redone ones
+            out: list[AuditRow] = list(
+                zip(trace_ids, cls_of, repeat("clean"), steps, iter(list, None), strict=False)
+            )
+            for chunk, tmap in zip(chunks, tmaps_by_chunk, strict=True):
+                if len(chunk.row_t):
+                    codes = tmap[chunk.row_t]
+                    for code, row in zip(codes.tolist(), rows_of(chunk), strict=True):
+                        out[code] = row
+            for code, row in redone.items():
+                out[code] = row
+            return out
+
         return AuditReport(rows, summary)
+
+
+def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+def _local_index(parts: list[np.ndarray]) -> np.ndarray:
+    """For arrays concatenated: each item's index within its own array."""
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.arange(len(p), dtype=np.int64) for p in parts])

@@ -25,7 +25,7 @@ import orjson
 
 from nullband.traces.audit import AuditContext, StepFacts, _args_error, _norm
 from nullband.traces.audit_models import AuditRow
-from nullband.traces.msgrows import count_rows, flagged_rows
+from nullband.traces.msgrows import flagged_rows
 from nullband.traces.msgschema import AcceptDecoders, RememberedCheck
 from nullband.traces.msgstep import (
     DECODE_ERRORS,
@@ -73,9 +73,6 @@ class ChunkFacts(NamedTuple):
     """Where known (the C scanner's chunks): the character offset of each row's step id
     in ``step_ids`` (joined), one more than the rows, so the parent slices the few ids
     it needs instead of splitting them all."""
-    counts: tuple[dict[str, int], dict[str, int]] | None = None
-    """Counts over ``rows`` as :func:`count_rows` makes them (per verdict, per flag
-    code), so the parent need not count them itself."""
 
 
 class ChunkAuditor:
@@ -367,7 +364,6 @@ def pack(
         {r: tuple(f) for r, f in special.items()},
         rows,
         step_offs,
-        count_rows(rows.values()),
     )
 
 

@@ -1,41 +1,14 @@
-"""The workers' per-trace rows of their flagged traces, and the counts of rows that the
-summary is made of (the fast engine's side of :func:`~nullband.traces.audit.finalize`
-and :func:`~nullband.traces.audit.summarize`)."""
+"""The workers' per-trace rows of their flagged traces (the fast engine's side of
+:func:`~nullband.traces.audit.finalize`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 
 from nullband.traces.audit import AuditContext, StepFacts, finalize
 from nullband.traces.audit_models import AuditRow
-
-
-def count_rows(
-    rows: Iterable[AuditRow],
-    verdicts: dict[str, int] | None = None,
-    flags: dict[str, int] | None = None,
-    sign: int = 1,
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Add (or with ``sign`` -1, take out) the rows' counts, as
-    :func:`~nullband.traces.audit.summarize` counts them (one per row per verdict, one
-    per row per flag code it carries), to ``verdicts`` and ``flags``; returns both."""
-    if verdicts is None:
-        verdicts = {"clean": 0, "noisy": 0, "corrupted": 0}
-    if flags is None:
-        flags = {}
-    for row in rows:
-        verdicts[row[2]] += sign
-        fl = row[4]
-        if fl:
-            if len(fl) == 1:
-                code = fl[0][0]
-                flags[code] = flags.get(code, 0) + sign
-            else:
-                for code in {f[0] for f in fl}:
-                    flags[code] = flags.get(code, 0) + sign
-    return verdicts, flags
 
 
 def flagged_rows(
