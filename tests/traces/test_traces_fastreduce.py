@@ -24,7 +24,8 @@ from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import _cuts
 from nullband.traces.fastreduce import Reducer
 from nullband.traces.msgaudit import ChunkAuditor, split_ids
-from nullband.traces.msgwire import FLAG_CODES, VERDICTS, encode, rows_of, special_facts
+from nullband.traces.msgrows import FLAG_CODES, VERDICTS, flagged_rows
+from nullband.traces.msgwire import encode, flagged_rows_of, special_facts
 from nullband.traces.pipeline import audit_file, load_audit_config
 
 CONFIGS: list[dict[str, Any]] = [
@@ -142,39 +143,51 @@ def test_no_chunks_give_the_empty_report() -> None:
     assert got.summary.flags == {}
 
 
+@pytest.mark.parametrize("extra", [{}, CONFIGS[6]])
 @pytest.mark.parametrize("use_native", [True, False])
 def test_the_wire_form_keeps_every_flagged_fact_and_row(
-    planted: CorpusFiles, use_native: bool
+    planted: CorpusFiles, use_native: bool, extra: dict[str, Any]
 ) -> None:
-    """What a worker sends (msgwire.encode) rebuilds the chunk's reference facts and rows."""
+    """What a worker sends (msgwire.encode) rebuilds the chunk's reference facts, and
+    each flagged trace's row is finalize's (msgrows.flagged_rows over all its steps)."""
     if use_native and native._scan is None:
         pytest.skip("nullband.traces._scan is not built")
     cfg = load_audit_config(
         tools_path=planted.tools,
         result_schemas_path=planted.results,
         ground_truth_path=planted.truth,
-    )
+    ).model_copy(update=extra)
     ctx = AuditContext(cfg)
     auditor = native.NativeChunkAuditor(ctx) if use_native else ChunkAuditor(ctx)
     data = planted.steps.read_bytes()
-    chunk = auditor.run(data, 0, 5 << 40, str(planted.steps))
-    assert chunk.special and chunk.rows  # the planted corpus has flagged traces
+    first = 5 << 40
+    chunk = auditor.run(data, 0, first, str(planted.steps))
     wire = encode(chunk)
     assert wire.sp_at.tolist() == sorted(chunk.special)
     ids = split_ids(chunk.step_ids, len(chunk.tcode))
     for j, r in enumerate(wire.sp_at.tolist()):
         want = StepFacts._make(chunk.special[r])
-        got = special_facts(wire, j, chunk.trace_ids[int(chunk.tcode[r])], ids[r], (5 << 40) + r)
+        got = special_facts(wire, j, chunk.trace_ids[int(chunk.tcode[r])], ids[r], first + r)
         # the rebuilt class comes from the timing key, where an empty class is None
         assert got == want._replace(task_class=want.task_class or None)
-    assert rows_of(wire) == list(chunk.rows.values())
-    assert wire.row_t.tolist() == list(chunk.rows)
+    special = {r: StepFacts._make(f) for r, f in chunk.special.items()}
+    ref = flagged_rows(
+        ctx, first, chunk.trace_ids, chunk.tcode, chunk.keys, chunk.kcode, chunk.dur,
+        chunk.ts, ids.__getitem__, special,
+    )  # fmt: skip
+    # the planted corpus has flagged traces, failed ones among them
+    assert len(ref) > len(chunk.rows) > 0
+    n = len(chunk.trace_ids)
+    cls_of: list[str | None] = [None] * n
+    steps = [0] * n
+    for t, row in ref.items():
+        cls_of[t], steps[t] = row[1], row[3]
+    assert flagged_rows_of(wire, cfg, list(range(n)), cls_of, steps) == ref
+    assert sorted(wire.row_t.tolist()) == sorted(ref)
     for t, v, m in zip(wire.row_t.tolist(), wire.row_verdict, wire.row_mask, strict=True):
-        row = chunk.rows[t]
+        row = ref[t]
         assert VERDICTS[v] == row[2]
-        assert {FLAG_CODES[i] for i in range(len(FLAG_CODES)) if int(m) >> i & 1} == {
-            f[0] for f in row[4]
-        }
+        assert {c for i, c in enumerate(FLAG_CODES) if int(m) >> i & 1} == {f[0] for f in row[4]}
 
 
 def test_a_report_builds_its_rows_once_and_only_when_asked() -> None:

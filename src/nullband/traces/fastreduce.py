@@ -21,7 +21,8 @@ from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow
 from nullband.traces.fastclasses import class_medians, factorize, first_class
 from nullband.traces.fastredo import Key, RedoSteps
 from nullband.traces.msgaudit import ChunkFacts
-from nullband.traces.msgwire import ELIGIBLE, VERDICTS, WireChunk, encode, mask_counts, rows_of
+from nullband.traces.msgrows import VERDICTS
+from nullband.traces.msgwire import ELIGIBLE, WireChunk, encode, flagged_rows_of, mask_counts
 
 
 class Reducer(RedoSteps):
@@ -223,16 +224,16 @@ class Reducer(RedoSteps):
         chunks, tmaps_by_chunk = self._chunks, self._tmaps
 
         def rows() -> list[AuditRow]:
-            # every trace clean without flags, then the workers' rows of the traces not
-            # redone, then the redone ones
+            # every trace clean without flags, then the flagged traces' rows where the
+            # trace is not redone, then the redone ones
             out: list[AuditRow] = list(
                 zip(trace_ids, cls_of, repeat("clean"), steps, iter(list, None), strict=False)
             )
             for chunk, tmap in zip(chunks, tmaps_by_chunk, strict=True):
                 if len(chunk.row_t):
-                    codes = tmap[chunk.row_t]
-                    for code, row in zip(codes.tolist(), rows_of(chunk), strict=True):
-                        out[code] = row
+                    codes = tmap.tolist()
+                    for t, row in flagged_rows_of(chunk, cfg, codes, cls_of, steps).items():
+                        out[codes[t]] = row
             for code, row in redone.items():
                 out[code] = row
             return out

@@ -25,7 +25,7 @@ import orjson
 
 from nullband.traces.audit import AuditContext, StepFacts, _args_error, _norm
 from nullband.traces.audit_models import AuditRow
-from nullband.traces.msgrows import flagged_rows
+from nullband.traces.msgrows import VERDICTS, code_mask, flag_verdicts, flagged_rows
 from nullband.traces.msgschema import AcceptDecoders, RememberedCheck
 from nullband.traces.msgstep import (
     DECODE_ERRORS,
@@ -67,12 +67,18 @@ class ChunkFacts(NamedTuple):
     fields, cheaper to send), for rows that may carry a flag."""
     rows: dict[int, AuditRow]
     """Trace code -> :func:`finalize` of the chunk's steps of the trace without timing
-    limits, for traces with a special row: the final row unless the trace has steps in
-    other chunks or a span outside its class's limits."""
+    limits, for traces with a special row that failed (whose row may end in a
+    trace_failed flag): the final row unless the trace has steps in other chunks or a
+    span outside its class's limits. The rows of the other traces with a special row are
+    their special rows' flags in start order (see :func:`flag_verdicts`)."""
     step_offs: np.ndarray | None = None
     """Where known (the C scanner's chunks): the character offset of each row's step id
     in ``step_ids`` (joined), one more than the rows, so the parent slices the few ids
     it needs instead of splitting them all."""
+    flagged: tuple[list[int], list[int], list[int]] = ([], [], [])
+    """Every trace with a special row: (trace codes, the verdict of its row without
+    timing limits as an index into ("clean", "noisy", "corrupted"), a mask of the flag
+    codes it carries with bit ``i`` for ``FLAG_CODES[i]``), from :func:`flag_verdicts`."""
 
 
 class ChunkAuditor:
@@ -347,11 +353,28 @@ def pack(
     ``step_offs`` as :attr:`ChunkFacts.step_offs`.
     """
     rows: dict[int, AuditRow] = {}
+    flagged: tuple[list[int], list[int], list[int]] = ([], [], [])
     if special:
-        # speculative per-trace rows, so the parent rarely runs finalize itself
-        rows = flagged_rows(
-            ctx, first_idx, trace_ids, tcode, keys, kcode, dur, ts, step_ids[1], special
-        )
+        # the verdict of each flagged trace, so the parent rarely runs finalize itself;
+        # traces with a failed step get finalize's row (it may add trace_failed)
+        flagged, failed = flag_verdicts(ctx.config, tcode, special)
+        if failed:
+            rows = flagged_rows(
+                ctx,
+                first_idx,
+                trace_ids,
+                tcode,
+                keys,
+                kcode,
+                dur,
+                ts,
+                step_ids[1],
+                {r: f for r, f in special.items() if int(tcode[r]) in failed},
+            )
+            at = {t: i for i, t in enumerate(flagged[0])}
+            for t, row in rows.items():
+                flagged[1][at[t]] = VERDICTS.index(row[2])
+                flagged[2][at[t]] = code_mask(row[4])
     return ChunkFacts(
         first_idx,
         trace_ids,
@@ -364,6 +387,7 @@ def pack(
         {r: tuple(f) for r, f in special.items()},
         rows,
         step_offs,
+        flagged,
     )
 
 

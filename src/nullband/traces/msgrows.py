@@ -1,14 +1,61 @@
-"""The workers' per-trace rows of their flagged traces (the fast engine's side of
-:func:`~nullband.traces.audit.finalize`)."""
+"""The workers' verdicts and per-trace rows of their flagged traces (the fast engine's
+side of :func:`~nullband.traces.audit.finalize`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, get_args
 
 import numpy as np
 
 from nullband.traces.audit import AuditContext, StepFacts, finalize
-from nullband.traces.audit_models import AuditRow
+from nullband.traces.audit_models import AuditConfig, AuditRow, FlagCode
+
+FLAG_CODES: tuple[str, ...] = get_args(FlagCode)
+"""Every flag code, in a fixed order: bit ``i`` of a row's code mask is ``FLAG_CODES[i]``."""
+CODE_BIT: dict[str, int] = {c: 1 << i for i, c in enumerate(FLAG_CODES)}
+VERDICTS: tuple[str, ...] = ("clean", "noisy", "corrupted")
+
+
+def code_mask(flags: list[tuple[str, str, str, str]]) -> int:
+    """The flag code mask of a row's flags."""
+    m = 0
+    for fl in flags:
+        m |= CODE_BIT[fl[0]]
+    return m
+
+
+def flag_verdicts(
+    config: AuditConfig, tcode: np.ndarray, special: dict[int, Any]
+) -> tuple[tuple[list[int], list[int], list[int]], set[int]]:
+    """Per trace with a special row: its verdict without timing limits and its flag codes.
+
+    Without timing limits, :func:`finalize`'s flags are the special rows' flags (the
+    other rows have none) plus trace_failed when the trace's last step failed; its
+    verdict is the worst of their severities. Traces with a failed special row are
+    returned apart (their last step decides trace_failed: the caller runs finalize);
+    for every other trace the row is exactly its special rows' flags in start order.
+
+    Returns ((trace codes, verdict indexes into VERDICTS, flag code masks), the codes
+    of traces with a failed special row).
+    """
+    rank = {c: VERDICTS.index(config.verdict_of(c)) for c in FLAG_CODES}
+    rows = list(special)
+    found: dict[int, list[int]] = {}
+    failed: set[int] = set()
+    for r, t in zip(rows, tcode[np.array(rows, np.int64)].tolist(), strict=True):
+        f = special[r]
+        got = found.get(t)
+        if got is None:
+            got = found[t] = [0, 0]
+        if f[9]:
+            failed.add(t)
+        for code, _ in f[10]:
+            v = rank[code]
+            if v > got[0]:
+                got[0] = v
+            got[1] |= CODE_BIT[code]
+    return (list(found), [v for v, _ in found.values()], [m for _, m in found.values()]), failed
 
 
 def flagged_rows(

@@ -1,35 +1,31 @@
 """What a fast-engine worker sends the parent for one chunk: few Python objects.
 
 A :class:`~nullband.traces.msgaudit.ChunkFacts` holds the reference per-step facts of
-its flagged rows and the workers' per-trace rows as tuples (about 15 Python objects a
-flagged row). Unpickling those in the parent cost more than all its other merge work,
-and nearly all of it is already in the chunk's arrays. :func:`encode` turns a chunk into
-a :class:`WireChunk`: the per-row arrays as they are, the flagged rows as arrays (which
-rows, eligible and error bits, their flags as codes plus reason strings shared where
-equal), and the workers' rows as arrays of what the summary counts (verdict, which flag
-codes) plus one pickled blob of the rows themselves, which the parent unpickles only
-when the report's rows are asked for. :func:`special_facts` rebuilds the reference
-facts of any flagged row from the arrays (the parent needs them only for the traces it
-redoes).
+its flagged rows as tuples (about 15 Python objects a flagged row). Unpickling those in
+the parent cost more than all its other merge work, and nearly all of it is already in
+the chunk's arrays. :func:`encode` turns a chunk into a :class:`WireChunk`: the per-row
+arrays as they are, the flagged rows as arrays (which rows, eligible and error bits,
+their flags as codes plus reason strings shared where equal), the flagged traces'
+verdicts and flag code masks (what the summary counts), and the few per-trace rows the
+worker ran :func:`~nullband.traces.audit.finalize` for as one pickled blob.
+:func:`special_facts` rebuilds the reference facts of a flagged row and
+:func:`flagged_rows_of` the per-trace rows of a chunk's flagged traces, for the traces
+the parent redoes and for the report's rows when they are asked for.
 """
 
 from __future__ import annotations
 
 import pickle
-from typing import NamedTuple, get_args
+from typing import NamedTuple
 
 import numpy as np
 
 from nullband.traces.audit import StepFacts
-from nullband.traces.audit_models import AuditRow, FlagCode
-from nullband.traces.msgaudit import ChunkFacts
+from nullband.traces.audit_models import AuditConfig, AuditRow
+from nullband.traces.msgaudit import ChunkFacts, split_ids
+from nullband.traces.msgrows import FLAG_CODES, VERDICTS
 
-FLAG_CODES: tuple[str, ...] = get_args(FlagCode)
-"""Every flag code, in a fixed order: bit ``i`` of a row's code mask is ``FLAG_CODES[i]``."""
 CODE_INDEX: dict[str, int] = {c: i for i, c in enumerate(FLAG_CODES)}
-VERDICTS: tuple[str, ...] = ("clean", "noisy", "corrupted")
-VERDICT_INDEX: dict[str, int] = {v: i for i, v in enumerate(VERDICTS)}
-
 ELIGIBLE = 1
 ERROR = 2
 
@@ -57,13 +53,15 @@ class WireChunk(NamedTuple):
     fl_reason: list[str]
     """Per flag: its reason (equal reasons are one object, so pickled once)."""
     row_t: np.ndarray
-    """Trace codes (in ``trace_ids``) the worker sent a per-trace row for."""
+    """Trace codes (in ``trace_ids``) with a flagged row."""
     row_verdict: np.ndarray
-    """Per such row: index into :data:`VERDICTS`."""
+    """Per such trace: its verdict without timing limits, an index into :data:`VERDICTS`."""
     row_mask: np.ndarray
-    """Per such row: bit ``i`` set when it carries a ``FLAG_CODES[i]`` flag."""
+    """Per such trace: bit ``i`` set when its row carries a ``FLAG_CODES[i]`` flag."""
+    exact_t: np.ndarray
+    """Trace codes whose row the worker built with finalize (a flagged row failed)."""
     rows_blob: bytes
-    """The rows themselves (a pickled list aligned with ``row_t``), for the report."""
+    """Those rows (a pickled list aligned with ``exact_t``)."""
 
 
 def encode(chunk: ChunkFacts) -> WireChunk:
@@ -83,17 +81,8 @@ def encode(chunk: ChunkFacts) -> WireChunk:
             codes.append(index[code])
             reasons.append(shared.setdefault(why, why))
         starts[j + 1] = len(codes)
+    ft, fv, fm = chunk.flagged
     rows = chunk.rows
-    row_t = list(rows)
-    verdicts = bytearray(len(row_t))
-    masks = [0] * len(row_t)
-    vindex = VERDICT_INDEX
-    for j, row in enumerate(rows.values()):
-        verdicts[j] = vindex[row[2]]
-        m = 0
-        for fl in row[4]:
-            m |= 1 << index[fl[0]]
-        masks[j] = m
     return WireChunk(
         chunk.first_idx,
         chunk.trace_ids,
@@ -109,15 +98,16 @@ def encode(chunk: ChunkFacts) -> WireChunk:
         np.array(starts, np.int64),
         np.frombuffer(bytes(codes), np.uint8),
         reasons,
-        np.array(row_t, np.int64),
-        np.frombuffer(bytes(verdicts), np.uint8),
-        np.array(masks, np.int64),
+        np.array(ft, np.int64),
+        np.array(fv, np.uint8),
+        np.array(fm, np.int64),
+        np.array(list(rows), np.int64),
         pickle.dumps(list(rows.values()), protocol=5) if rows else b"",
     )
 
 
 def rows_of(chunk: WireChunk) -> list[AuditRow]:
-    """The worker's per-trace rows of a chunk, aligned with ``chunk.row_t``."""
+    """The per-trace rows the worker built with finalize, aligned with ``chunk.exact_t``."""
     if not chunk.rows_blob:
         return []
     rows: list[AuditRow] = pickle.loads(chunk.rows_blob)
@@ -156,6 +146,46 @@ def special_facts(chunk: WireChunk, j: int, trace_id: str, step_id: str, idx: in
     )
 
 
+def flagged_rows_of(
+    chunk: WireChunk,
+    config: AuditConfig,
+    tmap: list[int],
+    cls_of: list[str | None],
+    steps: list[int],
+) -> dict[int, AuditRow]:
+    """Trace code (in the chunk) -> the row without timing limits of each flagged trace:
+    finalize's row where the worker built it, else the trace's flagged rows' flags in
+    start order (what finalize gives when no step failed). Final for a trace that lies
+    in this chunk alone. ``tmap``: the global code of each of the chunk's traces;
+    ``cls_of``/``steps``: each trace's class and step count, by global code."""
+    out: dict[int, AuditRow] = dict(zip(chunk.exact_t.tolist(), rows_of(chunk), strict=True))
+    at = chunk.sp_at
+    if not len(at):
+        return out
+    exact = set(out)
+    t_of = chunk.tcode[at]
+    order = np.lexsort((at, chunk.ts[at], t_of))  # finalize's start order, by trace
+    ids = split_ids(chunk.step_ids, len(chunk.tcode))
+    verdict = dict(zip(chunk.row_t.tolist(), chunk.row_verdict.tolist(), strict=True))
+    sev = {c: config.verdict_of(c) for c in FLAG_CODES}
+    starts = chunk.fl_start.tolist()
+    codes = chunk.fl_code.tolist()
+    reasons = chunk.fl_reason
+    tid = chunk.trace_ids
+    for j, t, r in zip(order.tolist(), t_of[order].tolist(), at[order].tolist(), strict=True):
+        if t in exact:
+            continue
+        row = out.get(t)
+        if row is None:
+            g = tmap[t]
+            row = out[t] = (tid[t], cls_of[g], VERDICTS[verdict[t]], steps[g], [])
+        flags = row[4]
+        for i in range(starts[j], starts[j + 1]):
+            code = FLAG_CODES[codes[i]]
+            flags.append((code, ids[r], reasons[i], sev[code]))
+    return out
+
+
 def mask_counts(masks: np.ndarray) -> dict[str, int]:
     """Rows carrying each flag code, from their code masks (codes with none left out)."""
     out: dict[str, int] = {}
@@ -170,10 +200,9 @@ def mask_counts(masks: np.ndarray) -> dict[str, int]:
 
 __all__ = [
     "CODE_INDEX",
-    "FLAG_CODES",
-    "VERDICTS",
     "WireChunk",
     "encode",
+    "flagged_rows_of",
     "flags_of",
     "mask_counts",
     "rows_of",
