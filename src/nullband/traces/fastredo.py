@@ -121,7 +121,7 @@ class RedoSteps:
         trace_ids: list[str],
         cls_of: list[str | None],
         steps: list[int],
-        out: dict[int, AuditRow],
+        out: dict[int, AuditRow] | list[AuditRow],
     ) -> None:
         """Rows (into ``out``, by trace code) of traces whose one step that can carry a
         flag is the timed step in ``sel``: what :func:`finalize` gives for one flag (or

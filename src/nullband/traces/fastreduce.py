@@ -196,11 +196,11 @@ class Reducer(RedoSteps):
             tcode, kcode, dur, elig, ts, keys, full, special, trace_ids
         ).items():
             redone[code] = finalize(group, limits, cfg)
-        # a trace with one timed step: its row is that step's timing flag
+        # a trace with one timed step: its row is that step's timing flag (counted here,
+        # the row itself built with the others when they are asked for)
         per = np.bincount(tcode[only_timed], minlength=n_traces)[tcode[only_timed]]
-        self._one_timed(
-            only_timed[per == 1], tcode, dur, mcode, mkeys, limits, trace_ids, cls_of, steps, redone
-        )
+        one_timed = only_timed[per == 1]
+        _count_timed(dur[one_timed], slow[mcode[one_timed]], cfg, verdicts, flag_counts)
         for code, group in self._timed_steps(
             tcode, kcode, dur, ts, keys, only_timed[per > 1], trace_ids, cls_of
         ).items():
@@ -236,9 +236,34 @@ class Reducer(RedoSteps):
                         out[codes[t]] = row
             for code, row in redone.items():
                 out[code] = row
+            self._one_timed(
+                one_timed, tcode, dur, mcode, mkeys, limits, trace_ids, cls_of, steps, out
+            )
             return out
 
         return AuditReport(rows, summary)
+
+
+def _count_timed(
+    dur: np.ndarray,
+    slow: np.ndarray,
+    cfg: AuditConfig,
+    verdicts: dict[str, int],
+    flag_counts: dict[str, int],
+) -> None:
+    """Count the rows of traces whose one flag can only be the timing flag of one step
+    (``dur``, its class's ``slow`` limit; the step is outside its limits): what
+    :func:`~nullband.traces.audit.timing_flag` gives, a slow span above the slow limit,
+    else a fast span (only flagged with ``flag_fast``); none where the code is ignored."""
+    n_slow = int(np.count_nonzero(dur > slow))
+    for code, n in (("slow_span", n_slow), ("fast_span", len(dur) - n_slow)):
+        if not n:
+            continue
+        if code in cfg.ignore:
+            verdicts["clean"] += n
+            continue
+        verdicts[cfg.verdict_of(code)] += n
+        flag_counts[code] = flag_counts.get(code, 0) + n
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
