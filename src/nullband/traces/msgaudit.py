@@ -62,9 +62,9 @@ class ChunkFacts(NamedTuple):
     """Per row: start time (POSIX seconds, inf when missing)."""
     step_ids: str | list[str]
     """Per row: the step id; joined by newlines when no id holds one (cheaper to send)."""
-    special: dict[int, tuple[Any, ...]]
-    """Row -> the reference per-step facts (a plain tuple of the :class:`StepFacts`
-    fields, cheaper to send), for rows that may carry a flag."""
+    special: dict[int, StepFacts]
+    """Row -> the reference per-step facts, for rows that may carry a flag (sent as
+    arrays: :mod:`nullband.traces.msgwire`)."""
     rows: dict[int, AuditRow]
     """Trace code -> :func:`finalize` of the chunk's steps of the trace without timing
     limits, for traces with a special row that failed (whose row may end in a
@@ -384,7 +384,7 @@ def pack(
         dur,
         ts,
         step_ids[0],
-        {r: tuple(f) for r, f in special.items()},
+        special,
         rows,
         step_offs,
         flagged,
