@@ -165,14 +165,14 @@ def flagged_rows_of(
     exact = set(out)
     t_of = chunk.tcode[at]
     order = np.lexsort((at, chunk.ts[at], t_of))  # finalize's start order, by trace
-    ids = split_ids(chunk.step_ids, len(chunk.tcode))
+    ids = _step_ids(chunk, at[order])
     verdict = dict(zip(chunk.row_t.tolist(), chunk.row_verdict.tolist(), strict=True))
     sev = {c: config.verdict_of(c) for c in FLAG_CODES}
     starts = chunk.fl_start.tolist()
     codes = chunk.fl_code.tolist()
     reasons = chunk.fl_reason
     tid = chunk.trace_ids
-    for j, t, r in zip(order.tolist(), t_of[order].tolist(), at[order].tolist(), strict=True):
+    for j, t, sid in zip(order.tolist(), t_of[order].tolist(), ids, strict=True):
         if t in exact:
             continue
         row = out.get(t)
@@ -182,8 +182,19 @@ def flagged_rows_of(
         flags = row[4]
         for i in range(starts[j], starts[j + 1]):
             code = FLAG_CODES[codes[i]]
-            flags.append((code, ids[r], reasons[i], sev[code]))
+            flags.append((code, sid, reasons[i], sev[code]))
     return out
+
+
+def _step_ids(chunk: WireChunk, rows: np.ndarray) -> list[str]:
+    """The step ids of the chunk's ``rows``: sliced by the scanner's offsets where the
+    chunk has them, else from its split ids."""
+    ids, offs = chunk.step_ids, chunk.step_offs
+    if isinstance(ids, str) and offs is not None:
+        lo, hi = offs[rows].tolist(), (offs[rows + 1] - 1).tolist()
+        return [ids[a:b] for a, b in zip(lo, hi, strict=True)]
+    every = split_ids(ids, len(chunk.tcode))
+    return [every[r] for r in rows.tolist()]
 
 
 def mask_counts(masks: np.ndarray) -> dict[str, int]:
