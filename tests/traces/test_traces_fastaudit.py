@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 from traces_helpers import CorpusFiles, write_jsonl, write_spread_trace
 
 from nullband.errors import InputError
+from nullband.traces import fastaudit
 from nullband.traces.audit_models import AuditConfig, AuditReport
 from nullband.traces.fastaudit import audit_file_fast
+from nullband.traces.msgwire import encode
 from nullband.traces.pipeline import audit_file, load_audit_config
 from nullband.traces.synth import RESULT_SCHEMAS, TOOLS
 
@@ -338,3 +342,35 @@ def test_results_a_string_schema_accepts_give_the_reference_report(tmp_path: Pat
     ref = _both(p, cfg, processes=1)
     # "{not json" fails to parse, so the reference checks None: only "plain" passes
     assert {t.trace_id for t in ref.traces if t.verdict == "clean"} == {"r0"}
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_a_chunk_hands_over_whole(
+    planted: CorpusFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writable: bool
+) -> None:
+    """A worker's chunk comes back field for field: through a hand-over file (arrays read
+    in place, read-only) or, when the directory cannot be written, as pickled bytes."""
+    cfg = load_audit_config(tools_path=planted.tools, result_schemas_path=planted.results)
+    out = tmp_path / "handover"
+    out.mkdir()
+    fastaudit._init(str(planted.steps), cfg.model_dump_json().encode(), None, str(out))
+    if not writable:
+        monkeypatch.setattr(fastaudit, "_OUT", str(tmp_path / "missing"))
+    size = planted.steps.stat().st_size
+    got = fastaudit._chunk_blob((0, size, 3 << 40))
+    want = encode(fastaudit._chunk((0, size, 3 << 40)))
+    if writable:
+        assert isinstance(got, str)
+        back = fastaudit._load_handover(got)
+        assert not back.tcode.flags.writeable  # in place, in the mapped file
+    else:
+        assert isinstance(got, bytes)
+        back = pickle.loads(got)
+    assert len(back.sp_at) > 0
+    assert len(back.row_t) > 0
+    for name, a, b in zip(want._fields, want, back, strict=True):
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype, name
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+        else:
+            assert a == b, name

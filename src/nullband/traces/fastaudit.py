@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import pickle
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,24 +151,60 @@ def _run(
         ) as pool:
             for got in pool.imap(_chunk_blob, jobs):
                 if isinstance(got, str):
-                    with open(got, "rb") as fh:
-                        got = fh.read()
-                    os.unlink(fh.name)
-                yield pickle.loads(got)
+                    try:
+                        yield _load_handover(got)
+                    finally:
+                        os.unlink(got)
+                else:
+                    yield pickle.loads(got)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
+_ALIGN = 64
+"""Arrays in a hand-over file start at multiples of this (numpy reads them in place)."""
+
+
 def _chunk_blob(job: tuple[int, int, int]) -> bytes | str:
-    """A chunk's facts in their wire form (:mod:`nullband.traces.msgwire`), pickled
-    (protocol 5: half the CPU of the pool's own pickler), in a
-    file of the hand-over directory when it can be written (the pool's pipe reads a large
-    message in many reads that each allocate its full size), else as bytes."""
-    blob = pickle.dumps(encode(_chunk(job)), protocol=5)
+    """A chunk's facts in their wire form (:mod:`nullband.traces.msgwire`), in a file of
+    the hand-over directory when it can be written, else pickled as bytes.
+
+    The file holds the pickle (protocol 5) with the arrays' data out of band after it
+    (:func:`_load_handover` maps it: the parent reads the arrays where the worker wrote
+    them, without copying them into fresh memory); the pool's pipe would read a large
+    message in many reads that each allocate its full size.
+    """
+    facts = encode(_chunk(job))
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(facts, protocol=5, buffer_callback=buffers.append)
     name = os.path.join(_OUT, f"{job[0]}.pickle")
+    views = [b.raw() for b in buffers]
+    lengths = [len(head), *(v.nbytes for v in views)]
+    header = struct.pack(f"<{len(lengths) + 1}q", len(lengths), *lengths)
     try:
         with open(name, "wb") as fh:
-            fh.write(blob)
+            pos = fh.write(header) + fh.write(head)
+            for v in views:
+                pos += fh.write(bytes(-pos % _ALIGN)) + fh.write(v)
     except OSError:
-        return blob
+        return pickle.dumps(facts, protocol=5)
     return name
+
+
+def _load_handover(name: str) -> WireChunk:
+    """The facts of a hand-over file written by :func:`_chunk_blob`, arrays in place."""
+    with open(name, "rb") as fh:
+        m = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(m)
+    (n,) = struct.unpack_from("<q", view)
+    lengths = struct.unpack_from(f"<{n}q", view, 8)
+    pos = 8 * (n + 1)
+    head = view[pos : pos + lengths[0]]
+    pos += lengths[0]
+    buffers = []
+    for size in lengths[1:]:
+        pos += -pos % _ALIGN
+        buffers.append(view[pos : pos + size])
+        pos += size
+    facts: WireChunk = pickle.loads(head, buffers=buffers)
+    return facts
