@@ -18,9 +18,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
-from test_traces_fastaudit import CFG, _odd_steps, _same
+from test_traces_fastaudit import CFG, _call, _odd_steps, _same
 from traces_helpers import CorpusFiles, write_jsonl, write_spread_trace
 
 from nullband.errors import InputError
@@ -28,7 +29,9 @@ from nullband.traces import native
 from nullband.traces.audit import AuditContext
 from nullband.traces.audit_models import AuditConfig
 from nullband.traces.fastaudit import audit_file_fast
+from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts, split_ids
 from nullband.traces.pipeline import audit_file, load_audit_config
+from nullband.traces.synth import RESULT_SCHEMAS, TOOLS
 
 pytestmark = pytest.mark.usefixtures("native_built")
 
@@ -296,3 +299,229 @@ def test_workers_hand_over_through_files_that_are_removed(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="not valid JSON"):
         audit_file_fast(bad, AuditConfig(), processes=2, chunk_mb=1)
     assert _handover_dirs() == before
+
+
+# ------------------------------------------- tool checks C leaves to Python (pending)
+
+
+def _row_facts(c: ChunkFacts) -> list[tuple[Any, ...]]:
+    """Every row's per-step facts: its special facts, else those its compact facts give
+    (as the parent builds them); the compact facts of a special row must agree."""
+    ids = split_ids(c.step_ids, len(c.tcode))
+    out = []
+    for r in range(len(c.tcode)):
+        task, kind, label = c.keys[int(c.kcode[r])]
+        d = float(c.dur[r])
+        compact = (
+            c.trace_ids[int(c.tcode[r])], ids[r], float(c.ts[r]), c.first_idx + r, task, kind,
+            label, None if d != d else d, d == d, False, [],
+        )  # fmt: skip
+        f = c.special.get(r)
+        if f is None:
+            out.append(compact)
+            continue
+        assert (f[0], f[1], f[2], f[3], f[4] or None, f[5], f[6], f[7]) == compact[:8]
+        out.append(tuple(f))
+    return out
+
+
+def _native_vs_msgspec(
+    rows: list[dict[str, Any]], cfg: AuditConfig, tmp_path: Path
+) -> tuple[native.NativeChunkAuditor, list[tuple[Any, ...]]]:
+    """Native chunk facts equal the msgspec path's row for row, and the three engines'
+    reports agree; returns the native auditor (its counters) and the rows' facts."""
+    p = write_jsonl(tmp_path / "pending.jsonl", rows)
+    data = p.read_bytes()
+    auditor = native.NativeChunkAuditor(AuditContext(cfg))
+    got = _row_facts(auditor.run(data, 0, 0, str(p)))
+    want = _row_facts(ChunkAuditor(AuditContext(cfg)).run(data, 0, 0, str(p)))
+    assert got == want
+    _three(p, cfg, processes=1)
+    return auditor, got
+
+
+_BASE: dict[str, Any] = {"trace_id": "p", "duration_ms": 10.0}
+_KB_BAD = '{"query":"","top_k":3}'
+_KB_OK = '{"query":"refund policy","top_k":3}'
+_RESULT_OK = {"hits": ["kb-1"]}
+
+
+def _pending_rows() -> list[dict[str, Any]]:
+    """Lines C now leaves only tool checks of to Python (one per row)."""
+    refund_bad = '{"order_id":"o1","amount":-1,"currency":"USD"}'
+    rows: list[dict[str, Any]] = [
+        # llm steps: failing calls, alone or among valid ones, in several shapes
+        {"output_message": {"tool_calls": [_call("search_kb", _KB_BAD)]}},
+        {
+            "output_message": {
+                "tool_calls": [
+                    _call("crm_lookup", '{"customer_id":"C000123"}'),
+                    _call("search_kb", {"query": "", "top_k": 3}),
+                    _call("unconfigured", "{}"),
+                    _call("create_refund", refund_bad),
+                    _call("search_kb", _KB_OK),
+                ]
+            }
+        },
+        {"output_message": {"tool_calls": [_call("search_kb", no_args=True)]}},
+        {"output_message": {"tool_calls": [_call("search_kb", "not json")]}},
+        {"output_message": {"tool_calls": [_call("search_kb", None)]}},
+        {"output_message": {"tool_calls": [_call("search_kb", 5)]}},
+        {"output_message": {"tool_calls": [_call("crm_lookup", '{"customer_id":"X12"}')]}},
+        {"output_message": {"tool_calls": [_call("search_kb", '{"query":"caf\\u00e9 \\"x\\""}')]}},
+        {  # simple flags too: they come first
+            "retry_count": 2,
+            "model_requested": "gpt-4o",
+            "model_served": "gpt-4o-mini",
+            "output_message": {"tool_calls": [_call("search_kb", _KB_BAD)]},
+        },
+        # tool steps: failing arguments, failing results, both
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": _KB_BAD, "tool_result": _RESULT_OK},
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": {"query": ""}, "tool_result": _RESULT_OK},
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": _KB_BAD},
+        {"kind": "tool", "tool_name": "crm_lookup", "tool_arguments": '{"customer_id":"C000123"}',
+         "tool_result": {"error": "upstream returned HTML"}},
+        {"kind": "tool", "tool_name": "crm_lookup", "tool_result": {"customer_id": 7, "tier": "gold"}},
+        {"kind": "tool", "tool_name": "crm_lookup"},
+        {"kind": "tool", "tool_name": "crm_lookup", "tool_result": None},
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": _KB_BAD,
+         "tool_result": {"hits": [1]}, "status": "error", "error_message": "boom",
+         "cache_hit": True, "fallback_index": 1, "provider_served": "p"},
+        # not proven in C (an escaped key), valid for the reference: no flag at all
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": '{"qu\\u0065ry":"x"}',
+         "tool_result": _RESULT_OK},
+        {"output_message": {"tool_calls": [_call("search_kb", '{"top_\\u006b":3,"query":"x"}')]}},
+    ]  # fmt: skip
+    return [{**_BASE, "step_id": str(i), **r} for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize(
+    "ignore",
+    [
+        [],
+        ["tool_args_invalid"],
+        ["tool_result_invalid", "retry"],
+        ["tool_args_invalid", "fallback"],
+    ],
+)
+def test_failing_tool_checks_are_run_in_python_not_declined(
+    tmp_path: Path, ignore: list[str]
+) -> None:
+    rows = _pending_rows()
+    cfg = CFG.model_copy(update={"ignore": ignore})
+    auditor, facts = _native_vs_msgspec(rows, cfg, tmp_path)
+    assert auditor.declined == 0
+    assert auditor.pending == len(rows)
+    flags = {f[1]: f[10] for f in facts}
+    args = "tool_args_invalid" not in ignore
+    res = "tool_result_invalid" not in ignore
+    assert flags["0"] == (
+        [("tool_args_invalid", "search_kb: query: '' should be non-empty")] * args
+    )
+    # only the failing calls flag, in call order
+    assert [(c, r.split(":")[0]) for c, r in flags["1"]] == [
+        ("tool_args_invalid", "search_kb"),
+        ("tool_args_invalid", "create_refund"),
+    ] * args
+    assert flags["2"] == [("tool_args_invalid", "search_kb: 'query' is a required property")] * args
+    assert [c for c, _ in flags["8"]] == [
+        c
+        for c in ("retry", "model_mismatch", "tool_args_invalid")
+        if c not in ignore
+    ]  # fmt: skip
+    assert (
+        flags["12"]
+        == [("tool_result_invalid", "crm_lookup result: 'customer_id' is a required property")]
+        * res
+    )
+    assert [c for c, _ in flags["16"]] == [
+        c
+        for c in ("fallback", "cache_hit", "step_error", "tool_args_invalid", "tool_result_invalid")
+        if c not in ignore
+    ]
+    assert flags["17"] == flags["18"] == []
+
+
+def test_lines_with_more_than_a_failing_tool_check_are_still_declined(tmp_path: Path) -> None:
+    never = {"type": "object", "properties": {"a": {"type": "string"}}, "minProperties": 1}
+    cfg = CFG.model_copy(
+        update={
+            "tool_schemas": {**TOOLS, "never": never},
+            "result_schemas": {**RESULT_SCHEMAS, "never": never},
+        }
+    )
+    defs = [{"type": "function", "function": {"name": "offered", "parameters": {}}}]
+    rows: list[dict[str, Any]] = [
+        # a string result the reference may parse first
+        {"kind": "tool", "tool_name": "search_kb", "tool_arguments": _KB_BAD,
+         "tool_result": '{"hits": []}'},
+        {"kind": "tool", "tool_name": "search_kb", "tool_result": "plain"},
+        # a call to a tool that only the trace's definitions describe
+        {"output_message": {"tool_calls": [_call("search_kb", _KB_BAD), _call("offered", "{}")]},
+         "tool_definitions": defs},
+        # a tool without a plan (C has no minProperties), for its arguments or result
+        {"kind": "tool", "tool_name": "never", "tool_arguments": "{}"},
+        {"kind": "tool", "tool_name": "never", "tool_result": {}},
+        {"output_message": {"tool_calls": [_call("search_kb", _KB_BAD), _call("never", "{}")]}},
+        # a call whose function is null; a model name C does not normalise
+        {"output_message": {"tool_calls": [_call("search_kb", _KB_BAD), {"function": None}]}},
+        {"model_requested": "Modèle", "model_served": "x",
+         "output_message": {"tool_calls": [_call("search_kb", _KB_BAD)]}},
+    ]  # fmt: skip
+    rows = [{**_BASE, "step_id": str(i), **r} for i, r in enumerate(rows)]
+    auditor, facts = _native_vs_msgspec(rows, cfg, tmp_path)
+    assert (auditor.declined, auditor.pending) == (len(rows), 0)
+    assert [c for c, _ in facts[0][10]] == ["tool_args_invalid"]
+    assert [c for c, _ in facts[3][10]] == ["tool_args_invalid", "tool_result_invalid"]
+    # with ground truth, tool steps decline; llm steps' failing calls still go to Python
+    tool_step = {"kind": "tool", "tool_name": "search_kb", "tool_arguments": _KB_BAD}
+    llm_step = {"output_message": {"tool_calls": [_call("search_kb", _KB_BAD)]}}
+    rows = [{**_BASE, "step_id": "g", **tool_step}, {**_BASE, "step_id": "h", **llm_step}]
+    gt = CFG.model_copy(update={"ground_truth": {"g": {"hits": []}}})
+    auditor, facts = _native_vs_msgspec(rows, gt, tmp_path)
+    assert (auditor.declined, auditor.pending) == (1, 1)
+    assert [c for c, _ in facts[0][10]] == [
+        "tool_args_invalid",
+        "tool_result_invalid",
+        "tool_result_mismatch",
+    ]
+
+
+def test_a_pending_value_that_does_not_decode_goes_the_declined_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(buf: Any) -> Any:
+        raise msgspec.DecodeError("refused")
+
+    monkeypatch.setattr(native, "_decode_any", refuse)
+    rows = _pending_rows()
+    auditor, facts = _native_vs_msgspec(rows, CFG, tmp_path)
+    assert auditor.pending == len(rows)
+    # the rows with arguments to decode fell back (not those whose checks need none:
+    # a call without arguments, a tool step whose arguments C proved)
+    data = (tmp_path / "pending.jsonl").read_bytes()
+    got = native._scan.scan(data, native.build_plan(AuditContext(CFG)), 0)  # type: ignore[union-attr]
+    read_args = {p[0] for p in got[10] if any(c[1] >= 0 for c in p[6])}
+    assert read_args == set(range(len(rows))) - {2, 12, 13, 14, 15}
+    assert auditor.declined == len(read_args)
+    assert facts[0][10] == [("tool_args_invalid", "search_kb: query: '' should be non-empty")]
+
+
+def test_a_plan_part_c_cannot_match_leaves_the_check_to_python(tmp_path: Path) -> None:
+    # the tool has a plan, but not for its pattern: C proves nothing about "a" and the
+    # reference's check runs on the arguments alone
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(x|y)$"}}}
+    cfg = AuditConfig(tool_schemas={"alt": schema})
+    rows: list[dict[str, Any]] = [
+        {"kind": "tool", "tool_name": "alt", "tool_arguments": '{"a": "x"}'},
+        {"kind": "tool", "tool_name": "alt", "tool_arguments": '{"a": "z"}'},
+        {"output_message": {"tool_calls": [_call("alt", {"a": "y"}), _call("alt", {"a": "q"})]}},
+    ]
+    rows = [{**_BASE, "step_id": str(i), **r} for i, r in enumerate(rows)]
+    auditor, facts = _native_vs_msgspec(rows, cfg, tmp_path)
+    assert (auditor.declined, auditor.pending) == (0, 3)
+    assert [f[10] for f in facts] == [
+        [],
+        [("tool_args_invalid", "alt: a: 'z' does not match '^(x|y)$'")],
+        [("tool_args_invalid", "alt: a: 'q' does not match '^(x|y)$'")],
+    ]

@@ -3,11 +3,17 @@
  * scan(data, plan) reads a chunk of generic JSONL. Per line it validates the JSON
  * strictly (structure, escapes, UTF-8, numbers) and types the step as the engine's
  * msgspec struct (nullband.traces.msgstep.AuditedStep) types it. A line is ACCEPTED
- * only when it is proven to be a valid step that can carry no flag; then its compact
- * facts (trace code, timing key, duration, start time, step id) are written here.
- * Every other line is DECLINED: the Python path decodes and audits it as before.
- * Declining is always safe; acceptance must be proven. When a declined line's trace id
- * or step id cannot be read, scan returns None and the whole chunk goes to Python.
+ * only when it is proven to be a valid step whose flags are all known here; then its
+ * compact facts (trace code, timing key, duration, start time, step id) are written
+ * here, and for a line with a simple flag (fallback, retry, model, cache hit, error)
+ * also the reference's per-step facts ("flagged"). A line that would be accepted but
+ * for a configured tool's arguments or a tool step's result that its plan does not
+ * prove valid is PENDING: it is accepted with its simple flags' facts, and the values
+ * of those checks (their byte spans) go back for Python to run the reference's tool
+ * checks on. Every other line is DECLINED: the Python path decodes and audits it as
+ * before. Declining is always safe; acceptance (pending included) must be proven. When
+ * a line's trace id or step id cannot be read, scan returns None and the whole chunk
+ * goes to Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1781,23 +1787,52 @@ static int step_flags(const Plan *plan, Line *L, Buf *b, PyObject **flags) {
     return 1;
 }
 
-/* Proves the step's tool calls (or tool step) raise no flag. 1: proven; 0: decline;
+/* The checks a line leaves to Python (tools_clean returns 2): a tool step's tool (its
+ * arguments when the plan does not prove them valid, and its result when the tool has a
+ * result schema), or an llm step's calls whose arguments the plan does not prove valid,
+ * in call order. Spans are raw JSON values in the chunk (a string with its quotes);
+ * NULL: absent (arguments: not to check, or a call's missing "arguments"). */
+typedef struct {
+    int n;
+    Str name[MAX_CALLS]; /* in the line buffer */
+    const u8 *as[MAX_CALLS], *ae[MAX_CALLS];
+    const u8 *rs, *re;
+} Pending;
+
+/* The raw span of a top-level value (a string's with its quotes). */
+static void raw_span(const Val *v, const u8 **s, const u8 **e) {
+    *s = v->is_str ? v->s - 1 : v->s;
+    *e = v->is_str ? v->e + 1 : v->e;
+}
+
+/* Proves the step's tool calls (or tool step) raise no flag. 1: proven; 2: proven but
+ * for the checks recorded in *P (the plan did not prove a configured tool's arguments or
+ * a result valid: Python runs the reference's checks on those values); 0: decline;
  * -1: error. */
-static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b) {
+static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b, Pending *P) {
     Val *v = L->v;
     Str x;
+    P->n = 0;
+    P->rs = P->re = NULL;
     if (L->kind == 1) { /* a tool step */
         if (!plan->tool_steps) return 0;
         if (!nonempty(&v[F_TOOL_NAME])) return 1;
         if (text(b, &v[F_TOOL_NAME], &x) < 0) return -1;
-        const char *name = b->buf + x.off;
-        const Named *tool = find_named(plan->tools, plan->n_tools, name, x.len);
+        const Named *tool = find_named(plan->tools, plan->n_tools, b->buf + x.off, x.len);
+        const Named *res = find_named(plan->results, plan->n_results, b->buf + x.off, x.len);
         const Val *a = &v[F_TOOL_ARGUMENTS];
+        int pend = 0;
+        P->name[0] = x;
+        P->as[0] = P->ae[0] = NULL;
         if (tool && a->set && !a->null) {
+            if (tool->node->kind == N_NEVER) return 0; /* no fast type: the reference decides */
             int ok = args_ok(c, tool->node, a->s, a->e, a->is_str, a->esc);
-            if (ok <= 0) return ok;
+            if (ok < 0) return -1;
+            if (!ok) {
+                pend = 1;
+                raw_span(a, &P->as[0], &P->ae[0]);
+            }
         }
-        const Named *res = find_named(plan->results, plan->n_results, name, x.len);
         if (res) {
             const Val *r = &v[F_TOOL_RESULT];
             if (r->set && r->is_str) return 0; /* the reference may parse a string first */
@@ -1806,10 +1841,18 @@ static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b) {
             static const u8 null_lit[] = "null";
             sub.p = r->set ? r->s : null_lit;
             sub.end = r->set ? r->e : null_lit + 4;
-            int ok = check_node(&sub, res->node, 0) == OK && sub.p == sub.end;
-            if (!ok) return 0;
+            int rr = check_node(&sub, res->node, 0);
+            if (rr == BAD) return 0;
+            if (rr != OK || sub.p != sub.end) pend = 1;
+            /* Python checks the result whenever it checks the tool (as the reference does) */
+            if (r->set) {
+                P->rs = r->s;
+                P->re = r->e;
+            }
         }
-        return 1;
+        if (!pend) return 1;
+        P->n = 1;
+        return 2;
     }
     for (int i = 0; i < L->n_calls; i++) {
         CallInfo *ci = &L->calls[i];
@@ -1820,6 +1863,7 @@ static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b) {
             if (L->n_defs > 0) return 0; /* the reference reads the definitions */
             continue;
         }
+        if (tool->node->kind == N_NEVER) return 0; /* no fast type: the reference decides */
         int ok;
         if (ci->args.set) {
             ok = args_ok(c, tool->node, ci->args.s, ci->args.e, ci->args.is_str, ci->args.esc);
@@ -1827,9 +1871,15 @@ static int tools_clean(Ctx *c, const Plan *plan, Line *L, Buf *b) {
             static const u8 empty[] = "{}";
             ok = args_ok(c, tool->node, empty, empty + 2, 0, 0);
         }
-        if (ok <= 0) return ok;
+        if (ok < 0) return -1;
+        if (!ok) {
+            P->name[P->n] = x;
+            P->as[P->n] = P->ae[P->n] = NULL;
+            if (ci->args.set) raw_span(&ci->args, &P->as[P->n], &P->ae[P->n]);
+            P->n++;
+        }
     }
-    return 1;
+    return P->n ? 2 : 1;
 }
 
 /* ------------------------------------------------------------------ scan() */
@@ -1895,9 +1945,38 @@ static PyObject *table_keys(Table *t) {
 
 static PyObject *bytearray_of(Buf *b) { return PyByteArray_FromStringAndSize(b->buf, b->len); }
 
-/* One line: 1 accepted, 0 declined, 2 unreadable (chunk to Python), -1 error. */
+/* An offset into the chunk, -1 for NULL. */
+static Py_ssize_t at(const u8 *p, const u8 *data) { return p ? p - data : -1; }
+
+/* The pending entry of a line: (row, line start, line end, its facts, whether it has a
+ * simple flag (ignored or not), kind code, ((tool name, args start, args end, result
+ * start, result end), ...)); offsets into the chunk, -1 where absent. */
+static PyObject *pending_item(const Pending *P, const Buf *lb, const u8 *data, Py_ssize_t row,
+                              Py_ssize_t off, Py_ssize_t end, PyObject *facts, int simple, int kind) {
+    PyObject *checks = PyTuple_New(P->n);
+    if (!checks) {
+        Py_DECREF(facts);
+        return NULL;
+    }
+    for (int i = 0; i < P->n; i++) {
+        PyObject *one = Py_BuildValue("(Nnnnn)", str_of(lb->buf + P->name[i].off, P->name[i].len),
+                                      at(P->as[i], data), at(P->ae[i], data),
+                                      at(P->rs, data), at(P->re, data));
+        if (!one) {
+            Py_DECREF(checks);
+            Py_DECREF(facts);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(checks, i, one);
+    }
+    return Py_BuildValue("(nnnNiiN)", row, off, end, facts, simple, kind, checks);
+}
+
+/* One line: 1 accepted (flagged or pending included), 0 declined, 2 unreadable (chunk to
+ * Python), -1 error. */
 static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb, PyObject *declined,
-                    PyObject *flagged, Py_ssize_t first_idx, Py_ssize_t row, Py_ssize_t off) {
+                    PyObject *flagged, PyObject *pending, const u8 *data, Py_ssize_t first_idx,
+                    Py_ssize_t row, Py_ssize_t off) {
     Ctx c = {0};
     c.memo = &o->memo;
     Line L;
@@ -1940,10 +2019,13 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
         ((L.dur.is_int && L.dur.digits > 15) || num_double(&L.dur, &dur) < 0))
         ok = 0;
     PyObject *flags = NULL;
+    Pending P;
+    P.n = 0;
+    int simple = 0;
     if (ok) {
-        int nf = tools_clean(&c, plan, &L, lb);
+        int nf = tools_clean(&c, plan, &L, lb, &P);
         if (nf < 0) return -1;
-        ok = nf;
+        ok = nf != 0;
     }
     if (ok) {
         int nf = step_flags(plan, &L, lb, &flags);
@@ -1952,6 +2034,9 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
             return -1;
         }
         ok = nf;
+        simple = flags != NULL;
+        /* checks left to Python: the facts of a flagged line, its tool flags to come */
+        if (ok && P.n && !flags && !(flags = PyList_New(0))) return -1;
     }
     if (!ok) {
         Py_CLEAR(flags);
@@ -2012,8 +2097,9 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
             flags);
         flags = NULL;
         if (!facts) return -1;
-        PyObject *item = Py_BuildValue("(nN)", row, facts);
-        if (!item || PyList_Append(flagged, item) < 0) {
+        PyObject *item = P.n ? pending_item(&P, lb, data, row, off, off + (e - s), facts, simple, L.kind)
+                             : Py_BuildValue("(nN)", row, facts);
+        if (!item || PyList_Append(P.n ? pending : flagged, item) < 0) {
             Py_XDECREF(item);
             return -1;
         }
@@ -2034,7 +2120,7 @@ static int blank(const u8 *s, const u8 *e) {
 
 PyDoc_STRVAR(scan_doc,
              "scan(data, plan, first_idx) -> (trace_ids, tcode, keys, kcode, dur, ts, step_ids, "
-             "step_offsets, declined, flagged) or None\n\n"
+             "step_offsets, declined, flagged, pending) or None\n\n"
              "Facts of the lines of a chunk of generic JSONL; see nullband.traces.native.");
 
 static PyObject *scan(PyObject *mod, PyObject *args) {
@@ -2050,16 +2136,18 @@ static PyObject *scan(PyObject *mod, PyObject *args) {
     Buf lb = {0};
     PyObject *declined = PyList_New(0);
     PyObject *flagged = PyList_New(0);
+    PyObject *pending = PyList_New(0);
     PyObject *result = NULL;
     Py_ssize_t row = 0;
     int unreadable = 0;
     const u8 *data = view.buf, *end = data + view.len, *p = data;
-    if (!declined || !flagged) goto done;
+    if (!declined || !flagged || !pending) goto done;
     while (p < end) {
         const u8 *nl = memchr(p, '\n', (size_t)(end - p));
         const u8 *le = nl ? nl + 1 : end;
         if (!blank(p, le)) {
-            int r = one_line(plan, p, le, &o, &lb, declined, flagged, first_idx, row, p - data);
+            int r = one_line(plan, p, le, &o, &lb, declined, flagged, pending, data, first_idx, row,
+                             p - data);
             if (r < 0) goto done;
             if (r == 2) {
                 unreadable = 1;
@@ -2075,12 +2163,14 @@ static PyObject *scan(PyObject *mod, PyObject *args) {
     }
     if (put_i64(&o.soff, o.chars) < 0) goto done;
     PyObject *sids = str_of(o.sids.buf ? o.sids.buf : "", o.sids.len);
-    result = Py_BuildValue("(NNNNNNNNOO)", table_strs(&o.tids), bytearray_of(&o.tcode),
+    result = Py_BuildValue("(NNNNNNNNOOO)", table_strs(&o.tids), bytearray_of(&o.tcode),
                            table_keys(&o.keys), bytearray_of(&o.kcode), bytearray_of(&o.dur),
-                           bytearray_of(&o.ts), sids, bytearray_of(&o.soff), declined, flagged);
+                           bytearray_of(&o.ts), sids, bytearray_of(&o.soff), declined, flagged,
+                           pending);
 done:
     Py_XDECREF(declined);
     Py_XDECREF(flagged);
+    Py_XDECREF(pending);
     buf_free(&lb);
     out_free(&o);
     PyBuffer_Release(&view);

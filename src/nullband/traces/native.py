@@ -6,10 +6,14 @@ types it. A line is *accepted* only when it is proven to be a valid step that ca
 no flag (no fallback, retry, cache hit, error or model difference; tool arguments and
 results proven valid by a plan compiled here from the same msgspec types
 :mod:`nullband.traces.msgschema` builds); then C writes its compact facts (trace code in
-first-seen order, timing key, duration, start time, step id). Every other line is
-*declined* and goes through :meth:`ChunkAuditor.row` unchanged, so flags, messages and
-byte offsets stay the reference's. A chunk whose declined line has no readable trace or
-step id goes to the Python path whole.
+first-seen order, timing key, duration, start time, step id). C also writes the
+reference's facts of a step whose only flags are those simple ones, and of a step that
+is otherwise proven but for tool arguments or a tool result its plan cannot prove valid
+(*pending*): for those, the reference's own tool checks run here on just those values,
+and their flags follow C's. Every other line is *declined* and goes through
+:meth:`ChunkAuditor.row` unchanged, so flags, messages and byte offsets stay the
+reference's. A chunk whose declined line has no readable trace or step id goes to the
+Python path whole.
 
 Without the extension the engine uses the Python path with a warning; with
 ``NULLBAND_REQUIRE_NATIVE=1`` a missing extension is an error.
@@ -23,11 +27,13 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
+import msgspec
 import msgspec.inspect as mi
 import numpy as np
+import orjson
 
 from nullband.errors import NullbandError
-from nullband.traces.audit import AuditContext, StepFacts
+from nullband.traces.audit import AuditContext, StepFacts, _check_calls, _check_tool_step
 from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts, pack
 from nullband.traces.msgschema import accept_type
 
@@ -40,6 +46,8 @@ except ImportError:  # pragma: no cover - depends on the build
 Node = tuple[Any, ...]
 _NEVER: Node = ("never",)
 _I64 = 2**63 - 1
+_decode_any = msgspec.json.Decoder().decode
+"""Tool arguments as the msgspec path decodes them (its ``Any`` fields)."""
 
 
 class NativeMissingError(NullbandError):
@@ -283,6 +291,62 @@ class NativeChunkAuditor(ChunkAuditor):
         self._plan = build_plan(ctx)
         self.declined = 0
         """Lines the scanner declined so far (diagnostics)."""
+        self.pending = 0
+        """Lines the scanner left tool checks of to Python so far (diagnostics)."""
+
+    def _tool_checks(
+        self, data: bytes | memoryview, pending: list[Any], special: dict[int, StepFacts]
+    ) -> list[tuple[int, int, int, str, str]]:
+        """The tool flags of the lines C left checks of (see ``_scan.c``), after their
+        simple flags, into ``special``; returns the lines to audit as declined instead
+        (a value that does not decode here).
+
+        Each check runs the reference's own rule on the values the reference would
+        give it: a tool step's tool name, arguments (None where C proved them valid, so
+        not checked) and result; an llm step's calls whose arguments C could not prove
+        valid, in call order (the other calls raise no flag: their tools are configured
+        and their arguments proven, or unconfigured and the step offers no tools).
+        """
+        ctx = self.ctx
+        ignore = ctx.ignore
+        self.pending += len(pending)
+        redo = []
+        for row, a, b, f, simple, kind, checks in pending:
+            facts = StepFacts._make(f)
+            out: list[tuple[str, str]] = []
+            try:
+                if kind == 1:  # a tool step
+                    name, a0, a1, r0, r1 = checks[0]
+                    step = {
+                        "tool_name": name,
+                        "tool_arguments": None if a0 < 0 else _decode_any(data[a0:a1]),
+                        "tool_result": None if r0 < 0 else orjson.loads(data[r0:r1]),
+                    }
+                    _check_tool_step(step, ctx, out)
+                else:
+                    calls = [
+                        # the reference reads a call without "arguments" as "{}"
+                        {
+                            "function": {
+                                "name": n,
+                                "arguments": "{}" if a0 < 0 else _decode_any(data[a0:a1]),
+                            }
+                        }
+                        for n, a0, a1, _, _ in checks
+                    ]
+                    _check_calls({"output_message": {"tool_calls": calls}}, ctx, out)
+            except (msgspec.DecodeError, orjson.JSONDecodeError):
+                redo.append((row, a, b, facts.trace_id, facts.step_id))
+                continue
+            if out and ignore:
+                out = [fl for fl in out if fl[0] not in ignore]
+            if out:
+                facts.flags.extend(out)
+            if facts.flags or simple:
+                # a simple flag (even ignored) makes the row special, as in the
+                # msgspec path; a row whose checks found nothing is not
+                special[row] = facts
+        return redo
 
     def run(self, data: bytes | memoryview, start: int, first_idx: int, path: str) -> ChunkFacts:
         """Facts of the lines in ``data`` (the bytes at offset ``start`` of ``path``)."""
@@ -290,7 +354,7 @@ class NativeChunkAuditor(ChunkAuditor):
         got = _scan.scan(data, self._plan, first_idx)
         if got is None:
             return super().run(bytes(data), start, first_idx, path)
-        tids, tcode_b, keys, kcode_b, dur_b, ts_b, sids, soff_b, declined, flagged = got
+        tids, tcode_b, keys, kcode_b, dur_b, ts_b, sids, soff_b, declined, flagged, pending = got
         tcode = np.frombuffer(tcode_b, np.int64)
         kcode = np.frombuffer(kcode_b, np.int64)
         dur = np.frombuffer(dur_b, np.float64)
@@ -298,6 +362,10 @@ class NativeChunkAuditor(ChunkAuditor):
         soff = np.frombuffer(soff_b, np.int64)
         # steps with flags that need no tool check: C wrote the reference's facts
         special = {row: StepFacts._make(f) for row, f in flagged}
+        if pending:
+            redo = self._tool_checks(data, pending, special)
+            if redo:
+                declined = sorted(declined + redo)
         self.declined += len(declined)
         if declined:
             kmap = {k: i for i, k in enumerate(keys)}
