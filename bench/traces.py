@@ -12,6 +12,8 @@ available), with the peak resident memory of its whole process tree sampled ever
   grouping, ``statistics.median`` per class;
 - ``fast``: ``nullband.traces.audit_file_fast`` with 2 worker processes (what
   ``--engine fast`` and auto run), with the C scanner (``nullband.traces.native``);
+- ``fastrows``: ``fast``, then every per-trace row built (``report.rows``: the report
+  builds them on first access, as writing the per-trace audit JSONL does);
 - ``fastpy``: the same engine without the C scanner (its msgspec path);
 - ``python``: ``nullband.traces.audit_file(engine="python")`` (pydantic steps), on a
   100,000-span prefix only (it is the small-file engine).
@@ -156,6 +158,19 @@ def run_fast(path: Path) -> dict[str, Any]:
     }
 
 
+def run_fastrows(path: Path) -> dict[str, Any]:
+    from nullband.traces.fastaudit import audit_file_fast
+
+    rep = audit_file_fast(path, _config(), processes=2)
+    rows = rep.rows
+    return {
+        "spans": rep.summary.n_steps,
+        "verdicts": rep.summary.verdicts,
+        "rows": len(rows),
+        "flagged_rows": sum(1 for r in rows if r[4]),
+    }
+
+
 def run_fastpy(path: Path) -> dict[str, Any]:
     from nullband.traces.fastaudit import audit_file_fast
 
@@ -229,6 +244,7 @@ VARIANTS = {
     "msgspec2": run_msgspec2,
     "naive": run_naive,
     "fast": run_fast,
+    "fastrows": run_fastrows,
     "fastpy": run_fastpy,
     "python": run_python,
 }
@@ -418,7 +434,7 @@ def main() -> None:
     by = {r["variant"]: r for r in rows}
     for r in rows:
         print(json.dumps(r))
-    for eng in ("orjson2", "msgspec2", "fast", "fastpy"):
+    for eng in ("orjson2", "msgspec2", "fast", "fastrows", "fastpy"):
         for base in ("parse", "naive"):
             if eng in by and base in by:
                 a, b = by[base], by[eng]

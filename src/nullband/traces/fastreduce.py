@@ -12,6 +12,7 @@ gets its row directly.
 
 from __future__ import annotations
 
+import gc
 from itertools import repeat
 
 import numpy as np
@@ -224,6 +225,15 @@ class Reducer(RedoSteps):
         chunks, tmaps_by_chunk = self._chunks, self._tmaps
 
         def rows() -> list[AuditRow]:
+            was_enabled = gc.isenabled()
+            gc.disable()  # hundreds of thousands of acyclic tuples: collection only costs
+            try:
+                return build()
+            finally:
+                if was_enabled:
+                    gc.enable()
+
+        def build() -> list[AuditRow]:
             # every trace clean without flags, then the flagged traces' rows where the
             # trace is not redone, then the redone ones
             out: list[AuditRow] = list(

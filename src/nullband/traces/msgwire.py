@@ -162,27 +162,41 @@ def flagged_rows_of(
     at = chunk.sp_at
     if not len(at):
         return out
-    exact = set(out)
     t_of = chunk.tcode[at]
     order = np.lexsort((at, chunk.ts[at], t_of))  # finalize's start order, by trace
-    ids = _step_ids(chunk, at[order])
-    verdict = dict(zip(chunk.row_t.tolist(), chunk.row_verdict.tolist(), strict=True))
+    keep = ~np.isin(t_of[order], chunk.exact_t)
+    order = order[keep]
+    if not len(order):
+        return out
+    # every flag of those rows, in that order: its code, reason and step id
+    fl_start = chunk.fl_start
+    per_row = (fl_start[1:] - fl_start[:-1])[order]
+    first = np.repeat(fl_start[order] - np.cumsum(per_row) + per_row, per_row)
+    fl = first + np.arange(len(first))
     sev = {c: config.verdict_of(c) for c in FLAG_CODES}
-    starts = chunk.fl_start.tolist()
-    codes = chunk.fl_code.tolist()
+    names = [FLAG_CODES[c] for c in chunk.fl_code[fl].tolist()]
     reasons = chunk.fl_reason
+    flags: list[tuple[str, str, str, str]] = list(
+        zip(
+            names,
+            np.repeat(np.array(_step_ids(chunk, at[order]), dtype=object), per_row).tolist(),
+            [reasons[i] for i in fl.tolist()],
+            [sev[c] for c in names],
+            strict=True,
+        )
+    )
+    # one row per trace: its flags are a run of that list
+    t_sorted = t_of[order]
+    bounds = np.flatnonzero(np.diff(t_sorted)) + 1
+    traces = t_sorted[np.concatenate(([0], bounds))].tolist()
+    ends = np.cumsum(per_row)[np.concatenate((bounds - 1, [len(order) - 1]))].tolist()
+    verdict = dict(zip(chunk.row_t.tolist(), chunk.row_verdict.tolist(), strict=True))
     tid = chunk.trace_ids
-    for j, t, sid in zip(order.tolist(), t_of[order].tolist(), ids, strict=True):
-        if t in exact:
-            continue
-        row = out.get(t)
-        if row is None:
-            g = tmap[t]
-            row = out[t] = (tid[t], cls_of[g], VERDICTS[verdict[t]], steps[g], [])
-        flags = row[4]
-        for i in range(starts[j], starts[j + 1]):
-            code = FLAG_CODES[codes[i]]
-            flags.append((code, sid, reasons[i], sev[code]))
+    lo = 0
+    for t, hi in zip(traces, ends, strict=True):
+        g = tmap[t]
+        out[t] = (tid[t], cls_of[g], VERDICTS[verdict[t]], steps[g], flags[lo:hi])
+        lo = hi
     return out
 
 
