@@ -7,13 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from nullband.config.models import EvalConfig
-from nullband.config.yamlfile import _line_of, parse_yaml, validate_data
 from nullband.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:  # the config models load on first use: other commands start faster
+    from nullband.config.models import EvalConfig
 
 SchemaName = Literal["config", "case", "results", "record"]
 
@@ -39,6 +40,9 @@ def load_config_node(path: Path) -> tuple[EvalConfig, Any]:
         raise ConfigError("file not found", path=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=path) from None
+    from nullband.config.models import EvalConfig
+    from nullband.config.yamlfile import _line_of, parse_yaml, validate_data
+
     data, node = parse_yaml(text, path)
     config = validate_data(EvalConfig, data, node, path)
     for i, t in enumerate(config.targets):
@@ -185,6 +189,7 @@ def schema(
 
     Example: nullband schema config > eval-config.schema.json
     """
+    from nullband.config.models import EvalConfig
     from nullband.records import Record, ResultRow
     from nullband.suite.case import Case
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from pydantic import ValidationError
 
 from nullband.errors import InputError, UsageError
-from nullband.records import Record
-from nullband.suite.case import Case
+
+if TYPE_CHECKING:  # records and cases load on first use: other commands start faster
+    from nullband.records import Record
+    from nullband.suite.case import Case
 
 import_app = typer.Typer(
     name="import",
@@ -82,6 +84,8 @@ def import_taubench_cmd(
 
 
 def _iter_record_file(path: Path) -> Iterator[Record]:
+    from nullband.records import Record
+
     if not path.is_file():
         raise InputError("records file not found", path=path)
     with path.open("rb") as fh:
