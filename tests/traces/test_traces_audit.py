@@ -161,7 +161,10 @@ def test_spilled_grouping_equals_in_memory(planted: CorpusFiles, tmp_path: Path)
     assert list(tmp_path.iterdir()) == []  # spill files are removed
 
 
-def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["python", "fast"])
+def test_cli_keep_clean_writes_only_clean_traces(
+    planted: CorpusFiles, tmp_path: Path, engine: str
+) -> None:
     out = tmp_path / "train.jsonl"
     report = tmp_path / "audit.jsonl"
     proc = subprocess.run(
@@ -184,6 +187,8 @@ def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path:
             str(out),
             "--report",
             str(report),
+            "--engine",
+            engine,
             "--json",
         ],
         capture_output=True,
@@ -203,6 +208,11 @@ def test_cli_keep_clean_writes_only_clean_traces(planted: CorpusFiles, tmp_path:
     audits = [orjson.loads(x) for x in report.read_bytes().splitlines()]
     assert len(audits) == 1500
     assert all(a["schema_version"] == 1 for a in audits)
+    assert summary["summary"]["engine"] == engine
+    # one line per trace, its verdict as the summary counts it
+    assert {v: sum(a["verdict"] == v for a in audits) for v in ("clean", "noisy", "corrupted")} == (
+        summary["summary"]["verdicts"]
+    )
 
 
 def test_cli_bad_input_names_file_and_line(tmp_path: Path) -> None:
