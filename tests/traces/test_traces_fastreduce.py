@@ -54,6 +54,15 @@ def _reduce(path: Path, cfg: AuditConfig, cuts: list[int], use_native: bool) -> 
     return red.report()
 
 
+def _planted_config(planted: CorpusFiles, extra: dict[str, Any]) -> AuditConfig:
+    """The planted corpus's schemas and ground truth, with ``extra`` settings."""
+    return load_audit_config(
+        tools_path=planted.tools,
+        result_schemas_path=planted.results,
+        ground_truth_path=planted.truth,
+    ).model_copy(update=extra)
+
+
 def _line_cuts(path: Path, every: int, seed: int) -> list[int]:
     """Byte offsets of line starts, about every ``every`` lines (randomly), from 0 to the end."""
     data = path.read_bytes()
@@ -86,11 +95,7 @@ def test_chunks_cut_anywhere_give_the_reference_report(
 ) -> None:
     if use_native and native._scan is None:
         pytest.skip("nullband.traces._scan is not built")
-    cfg = load_audit_config(
-        tools_path=planted.tools,
-        result_schemas_path=planted.results,
-        ground_truth_path=planted.truth,
-    ).model_copy(update=extra)
+    cfg = _planted_config(planted, extra)
     ref = audit_file(planted.steps, cfg, engine="python")
     got = _reduce(planted.steps, cfg, _line_cuts(planted.steps, every, every), use_native)
     _same(got, ref)
@@ -152,11 +157,7 @@ def test_the_wire_form_keeps_every_flagged_fact_and_row(
     each flagged trace's row is finalize's (msgrows.flagged_rows over all its steps)."""
     if use_native and native._scan is None:
         pytest.skip("nullband.traces._scan is not built")
-    cfg = load_audit_config(
-        tools_path=planted.tools,
-        result_schemas_path=planted.results,
-        ground_truth_path=planted.truth,
-    ).model_copy(update=extra)
+    cfg = _planted_config(planted, extra)
     ctx = AuditContext(cfg)
     auditor = native.NativeChunkAuditor(ctx) if use_native else ChunkAuditor(ctx)
     data = planted.steps.read_bytes()
