@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +376,75 @@ def test_a_chunk_hands_over_whole(
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
         else:
             assert a == b, name
+
+
+@pytest.mark.parametrize("use_native", [True, False])
+def test_an_unusable_tool_definition_in_a_trace_is_flagged_not_a_crash(
+    tmp_path: Path, use_native: bool
+) -> None:
+    """A call whose tool the trace defines with parameters that are not a JSON Schema
+    (a number, an invalid schema) is a corrupted trace with the reason, on every engine."""
+
+    def step(tid: str, params: object) -> dict[str, object]:
+        return {
+            "trace_id": tid,
+            "step_id": f"{tid}-1",
+            "kind": "llm",
+            "model_requested": "m",
+            "model_served": "m",
+            "tool_definitions": [
+                {"type": "function", "function": {"name": "f", "parameters": params}}
+            ],
+            "output_message": {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+        }
+
+    p = write_jsonl(
+        tmp_path / "defs.jsonl",
+        [step("n", 0), step("t", {"type": 5}), step("ok", {"type": "object"})],
+    )
+    ref = audit_file(p, AuditConfig(), engine="python")
+    got = audit_file_fast(p, AuditConfig(), processes=1, native=use_native)
+    _same(got, ref)
+    flags = {t.trace_id: [(f.code, f.reason) for f in t.flags] for t in ref.traces}
+    assert flags["ok"] == []
+    assert flags["n"] == [
+        (
+            "tool_args_invalid",
+            "f: the trace's definition is not a JSON Schema (an object or true/false): 0",
+        )
+    ]
+    assert flags["t"][0][0] == "tool_args_invalid"
+    assert flags["t"][0][1].startswith("f: the trace's definition is not a valid JSON Schema: ")
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "field"),
+    [
+        ("--tools", '{"f": {"type": 5}}', "f"),
+        ("--tools", '{"f": 0}', "f"),
+        ("--result-schemas", '{"f": {"required": "x"}}', "f"),
+        ("--config", "tool_schemas:\n  f:\n    type: 5\n", "tool_schemas.f"),
+    ],
+)
+def test_an_unusable_configured_schema_names_the_file_and_tool(
+    tmp_path: Path, option: str, content: str, field: str
+) -> None:
+    steps = write_jsonl(tmp_path / "s.jsonl", [{"trace_id": "t", "step_id": "1"}])
+    cfg = tmp_path / ("cfg.yaml" if option == "--config" else "schemas.json")
+    cfg.write_text(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nullband", "traces", "audit", str(steps), option, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(cfg) in proc.stderr
+    assert f"field '{field}'" in proc.stderr

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from nullband.errors import ConfigError
 from nullband.traces.audit_models import (
     AuditConfig,
     AuditReport,
@@ -54,19 +55,41 @@ class AuditContext:
     def __init__(self, config: AuditConfig) -> None:
         self.config = config
         self.ignore = set(config.ignore)
-        self.tool = {n: SchemaCheck(s) for n, s in config.tool_schemas.items()}
-        self.result = {n: SchemaCheck(s) for n, s in config.result_schemas.items()}
+        self.tool = _checks(config.tool_schemas, "tool_schemas")
+        self.result = _checks(config.result_schemas, "result_schemas")
         self.pinned = {_norm(k): _norm(v) for k, v in config.pinned.items()}
-        self._defs: dict[bytes, SchemaCheck] = {}
+        self._defs: dict[bytes, SchemaCheck | str] = {}
         self.memo: dict[tuple[int, str], str | None] = {}
 
-    def schema_for_definition(self, params: Any) -> SchemaCheck:
-        """The check of a tool definition found in a trace (compiled once per schema)."""
+    def schema_for_definition(self, params: Any) -> SchemaCheck | str:
+        """The check of a tool definition found in a trace (compiled once per schema), or
+        why its parameters are not a usable JSON Schema."""
         key = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
         check = self._defs.get(key)
         if check is None:
-            check = self._defs[key] = SchemaCheck(params)
+            try:
+                check = SchemaCheck(params)
+            except ValueError as exc:
+                check = str(exc)
+            self._defs[key] = check
         return check
+
+
+def _checks(schemas: dict[str, Any], field: str) -> dict[str, SchemaCheck]:
+    """Compiled checks of configured schemas.
+
+    Raises:
+        ConfigError: a schema is not a usable JSON Schema (names the field and tool).
+    """
+    out = {}
+    for name, schema in schemas.items():
+        try:
+            out[name] = SchemaCheck(schema)
+        except ValueError as exc:
+            raise ConfigError(
+                f"tool {name!r}: {exc}", field=f"{field}.{name}", hint="fix the schema"
+            ) from None
+    return out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,7 +150,11 @@ def _check_calls(d: dict[str, Any], ctx: AuditContext, out: list[tuple[str, str]
             if defs is None:
                 defs = _definitions(d)
             if defs.get(name) is not None:
-                check = ctx.schema_for_definition(defs[name])
+                found = ctx.schema_for_definition(defs[name])
+                if isinstance(found, str):  # the trace's own definition is unusable
+                    out.append(("tool_args_invalid", f"{name}: the trace's definition is {found}"))
+                    continue
+                check = found
             elif defs and name not in defs:
                 out.append(("tool_args_invalid", f"call to {name!r}, a tool not offered"))
         if check is None:

@@ -96,7 +96,7 @@ class ChunkAuditor:
         self._models: dict[tuple[str, str], bool] = {}
         self._known: dict[tuple[str, str], bool] = {}
         """(configured tool, argument text) -> proven valid."""
-        self._defs: dict[bytes, dict[Any, SchemaCheck | None]] = {}
+        self._defs: dict[bytes, dict[Any, SchemaCheck | str | None]] = {}
 
     def _model_differs(self, req: str, got: str) -> bool:
         hit = self._models.get((req, got))
@@ -151,9 +151,11 @@ class ChunkAuditor:
         if defs is None or name not in defs:
             return False  # a call to a tool not offered (or no readable definitions)
         found = defs[name]
+        if isinstance(found, str):
+            return False  # an unusable definition: the reference flags it
         return found is None or _args_error(found, args, self.ctx) is None
 
-    def _definitions(self, defs: list[Definition]) -> dict[Any, SchemaCheck | None] | None:
+    def _definitions(self, defs: list[Definition]) -> dict[Any, SchemaCheck | str | None] | None:
         """Tool name -> the check of its parameters, as the reference reads definitions.
 
         None when a definition's function is not an object (the reference decides).

@@ -198,13 +198,35 @@ _OBJECT_KEYS = {"type", "properties", "required", "additionalProperties"}
 _MISS = object()
 
 
+def schema_problem(schema: Any) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema (an object or a boolean, valid under its
+    draft's meta-schema), or None when it is."""
+    if isinstance(schema, bool):
+        return None
+    if not isinstance(schema, dict):
+        return f"not a JSON Schema (an object or true/false): {orjson.dumps(schema).decode()[:80]}"
+    try:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "".join(f"[{p!r}]" for p in exc.path)
+        return f"not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
+    return None
+
+
 class SchemaCheck:
-    """Checks values against one JSON Schema; :meth:`error` returns None when valid."""
+    """Checks values against one JSON Schema; :meth:`error` returns None when valid.
+
+    Raises:
+        ValueError: ``schema`` is not a usable JSON Schema (:func:`schema_problem`).
+    """
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
+        problem = schema_problem(schema)
+        if problem is not None:
+            raise ValueError(problem)
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
         self._validator = cls(schema)
         self._fast = compile_schema(schema)
         self._props: dict[str, tuple[Check, Any]] | None = None
