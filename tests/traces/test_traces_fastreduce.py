@@ -14,17 +14,18 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from test_traces_fastaudit import _same
 from traces_helpers import CorpusFiles
 
 from nullband.traces import native
-from nullband.traces.audit import AuditContext, StepFacts
-from nullband.traces.audit_models import AuditConfig, AuditReport
+from nullband.traces.audit import AuditContext, StepFacts, finalize
+from nullband.traces.audit_models import AuditConfig, AuditReport, AuditRow
 from nullband.traces.fastaudit import _cuts
 from nullband.traces.fastreduce import Reducer
-from nullband.traces.msgaudit import ChunkAuditor, split_ids
-from nullband.traces.msgrows import FLAG_CODES, VERDICTS, flagged_rows
+from nullband.traces.msgaudit import ChunkAuditor, ChunkFacts, split_ids
+from nullband.traces.msgrows import FLAG_CODES, VERDICTS
 from nullband.traces.msgwire import encode, flagged_rows_of, special_facts
 from nullband.traces.pipeline import audit_file, load_audit_config
 
@@ -148,19 +149,27 @@ def test_no_chunks_give_the_empty_report() -> None:
     assert got.summary.flags == {}
 
 
-@pytest.mark.parametrize("extra", [{}, CONFIGS[6]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        CONFIGS[6],
+        {"ignore": ["trace_failed"]},
+        {"severity": {"trace_failed": "noisy", "step_error": "corrupted"}},
+    ],
+)
 @pytest.mark.parametrize("use_native", [True, False])
 def test_the_wire_form_keeps_every_flagged_fact_and_row(
     planted: CorpusFiles, use_native: bool, extra: dict[str, Any]
 ) -> None:
     """What a worker sends (msgwire.encode) rebuilds the chunk's reference facts, and
-    each flagged trace's row is finalize's (msgrows.flagged_rows over all its steps)."""
+    each flagged trace's row is finalize's (without timing limits, over all its steps)."""
     if use_native and native._scan is None:
         pytest.skip("nullband.traces._scan is not built")
     cfg = _planted_config(planted, extra)
     ctx = AuditContext(cfg)
     auditor = native.NativeChunkAuditor(ctx) if use_native else ChunkAuditor(ctx)
-    data = planted.steps.read_bytes()
+    data = planted.steps.read_bytes() + _FAILED_LAST
     first = 5 << 40
     chunk = auditor.run(data, 0, first, str(planted.steps))
     wire = encode(chunk)
@@ -171,13 +180,15 @@ def test_the_wire_form_keeps_every_flagged_fact_and_row(
         got = special_facts(wire, j, chunk.trace_ids[int(chunk.tcode[r])], ids[r], first + r)
         # the rebuilt class comes from the timing key, where an empty class is None
         assert got == want._replace(task_class=want.task_class or None)
-    special = {r: StepFacts._make(f) for r, f in chunk.special.items()}
-    ref = flagged_rows(
-        ctx, first, chunk.trace_ids, chunk.tcode, chunk.keys, chunk.kcode, chunk.dur,
-        chunk.ts, ids.__getitem__, special,
-    )  # fmt: skip
-    # the planted corpus has flagged traces, failed ones among them
-    assert len(ref) > len(chunk.rows) > 0
+    ref = _finalize_flagged(chunk, cfg, ids, first)
+    # flagged traces, three ending in trace_failed (unless it is ignored)
+    fails = {chunk.trace_ids[t] for t in chunk.fails or {}}
+    assert fails == ({"zz1", "zz2", "zz4"} if "trace_failed" not in cfg.ignore else set())
+    assert len(ref) > 3
+    ended = {
+        chunk.trace_ids[t] for t, row in ref.items() if row[4] and row[4][-1][0] == "trace_failed"
+    }
+    assert ended == fails
     n = len(chunk.trace_ids)
     cls_of: list[str | None] = [None] * n
     steps = [0] * n
@@ -189,6 +200,49 @@ def test_the_wire_form_keeps_every_flagged_fact_and_row(
         row = ref[t]
         assert VERDICTS[v] == row[2]
         assert {c for i, c in enumerate(FLAG_CODES) if int(m) >> i & 1} == {f[0] for f in row[4]}
+
+
+def _step(tid: str, sid: str, second: int, error: bool) -> bytes:
+    status = {"status": "error", "error_message": "boom"} if error else {"status": "ok"}
+    return orjson.dumps(
+        {"trace_id": tid, "step_id": sid, "kind": "llm", "model_requested": "m",
+         "model_served": "m", "started_at": f"2026-01-01T00:00:{second:02d}Z", **status}
+    ) + b"\n"  # fmt: skip
+
+
+_FAILED_LAST = b"".join(
+    [
+        _step("zz1", "a", 1, False), _step("zz1", "b", 2, True),  # the last step fails
+        _step("zz2", "a", 5, True), _step("zz2", "b", 3, False),  # last by start time
+        _step("zz3", "a", 7, True), _step("zz3", "b", 7, False),  # same start: the later row
+        _step("zz4", "a", 9, True), _step("zz4", "b", 9, True),  # both fail
+        _step("zz5", "a", 4, True), _step("zz5", "b", 6, False),  # recovered
+    ]
+)  # fmt: skip
+"""Traces whose last step fails (zz1, zz2, zz4) or not (zz3, zz5)."""
+
+
+def _finalize_flagged(
+    chunk: ChunkFacts, cfg: AuditConfig, ids: list[str], first: int
+) -> dict[int, AuditRow]:
+    """Trace code -> finalize (no timing limits) over all the steps of each trace with a
+    special row: the reference's facts where the chunk has them, else a clean step."""
+    flagged = {int(chunk.tcode[r]) for r in chunk.special}
+    groups: dict[int, list[StepFacts]] = {}
+    for r, t in enumerate(chunk.tcode.tolist()):
+        if t not in flagged:
+            continue
+        f = chunk.special.get(r)
+        if f is None:
+            task, kind, label = chunk.keys[int(chunk.kcode[r])]
+            d = float(chunk.dur[r])
+            none = d != d
+            f = StepFacts(
+                chunk.trace_ids[t], ids[r], float(chunk.ts[r]), first + r, task, kind, label,
+                None if none else d, not none, False, [],
+            )  # fmt: skip
+        groups.setdefault(t, []).append(StepFacts._make(f))
+    return {t: finalize(g, {}, cfg) for t, g in groups.items()}
 
 
 def test_a_report_builds_its_rows_once_and_only_when_asked() -> None:
@@ -203,3 +257,24 @@ def test_a_report_builds_its_rows_once_and_only_when_asked() -> None:
     assert rep.rows == [("t1", None, "clean", 1, [])]
     assert rep.by_verdict("clean") == {"t1"}
     assert built == [1]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"ignore": ["trace_failed"]}, {"severity": {"trace_failed": "noisy"}}]
+)
+@pytest.mark.parametrize("use_native", [True, False])
+@pytest.mark.parametrize("every", [1, 3, 1000])
+def test_traces_whose_last_step_fails_give_the_reference_report(
+    tmp_path: Path, extra: dict[str, Any], use_native: bool, every: int
+) -> None:
+    """trace_failed (the last step by start time, then by row) on every chunking."""
+    if use_native and native._scan is None:
+        pytest.skip("nullband.traces._scan is not built")
+    p = tmp_path / "failed.jsonl"
+    p.write_bytes(_FAILED_LAST)
+    cfg = AuditConfig().model_copy(update=extra)
+    ref = audit_file(p, cfg, engine="python")
+    got = _reduce(p, cfg, _line_cuts(p, every, every), use_native)
+    _same(got, ref)
+    failed = {t.trace_id for t in ref.traces if any(f.code == "trace_failed" for f in t.flags)}
+    assert failed == (set() if extra.get("ignore") else {"zz1", "zz2", "zz4"})

@@ -33,6 +33,10 @@ _MISS = object()
 _RANK: dict[Verdict, int] = {"clean": 0, "noisy": 1, "corrupted": 2}
 
 
+TRACE_FAILED = "the trace's last step failed"
+"""The reason of a trace_failed flag."""
+
+
 class StepFacts(NamedTuple):
     """What the audit keeps of one step: timing, order and the flags found on it."""
 
@@ -333,9 +337,7 @@ def finalize(
         if timed is not None:
             found.append((s.ts, s.idx, timed[0], s.step_id, timed[1]))
     if last.error and "trace_failed" not in ignore:
-        found.append(
-            (last.ts, last.idx, "trace_failed", last.step_id, "the trace's last step failed")
-        )
+        found.append((last.ts, last.idx, "trace_failed", last.step_id, TRACE_FAILED))
     verdict: Verdict = "clean"
     flags: list[tuple[str, str, str, str]] = []
     if found:

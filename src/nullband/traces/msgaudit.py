@@ -24,8 +24,7 @@ import numpy as np
 import orjson
 
 from nullband.traces.audit import AuditContext, StepFacts, _args_error, _norm
-from nullband.traces.audit_models import AuditRow
-from nullband.traces.msgrows import VERDICTS, code_mask, flag_verdicts, flagged_rows
+from nullband.traces.msgrows import flag_verdicts
 from nullband.traces.msgschema import AcceptDecoders, RememberedCheck
 from nullband.traces.msgstep import (
     DECODE_ERRORS,
@@ -65,12 +64,6 @@ class ChunkFacts(NamedTuple):
     special: dict[int, StepFacts]
     """Row -> the reference per-step facts, for rows that may carry a flag (sent as
     arrays: :mod:`nullband.traces.msgwire`)."""
-    rows: dict[int, AuditRow]
-    """Trace code -> :func:`finalize` of the chunk's steps of the trace without timing
-    limits, for traces with a special row that failed (whose row may end in a
-    trace_failed flag): the final row unless the trace has steps in other chunks or a
-    span outside its class's limits. The rows of the other traces with a special row are
-    their special rows' flags in start order (see :func:`flag_verdicts`)."""
     step_offs: np.ndarray | None = None
     """Where known (the C scanner's chunks): the character offset of each row's step id
     in ``step_ids`` (joined), one more than the rows, so the parent slices the few ids
@@ -78,7 +71,11 @@ class ChunkFacts(NamedTuple):
     flagged: tuple[list[int], list[int], list[int]] = ([], [], [])
     """Every trace with a special row: (trace codes, the verdict of its row without
     timing limits as an index into ("clean", "noisy", "corrupted"), a mask of the flag
-    codes it carries with bit ``i`` for ``FLAG_CODES[i]``), from :func:`flag_verdicts`."""
+    codes it carries with bit ``i`` for ``FLAG_CODES[i]``), from :func:`flag_verdicts`.
+    Its row is its special rows' flags in start order, plus trace_failed where
+    ``fails`` says."""
+    fails: dict[int, int] | None = None
+    """Trace code -> its last row, for the traces whose row ends in trace_failed."""
 
 
 class ChunkAuditor:
@@ -326,7 +323,7 @@ class ChunkAuditor:
             np.array(kcode, dtype=np.int64),
             np.array(durs, dtype=np.float64),
             np.array(tss, dtype=np.float64),
-            (_join(sids), sids.__getitem__),
+            _join(sids),
             special,
         )
 
@@ -345,38 +342,20 @@ def pack(
     kcode: np.ndarray,
     dur: np.ndarray,
     ts: np.ndarray,
-    step_ids: tuple[str | list[str], Callable[[int], str]],
+    step_ids: str | list[str],
     special: dict[int, StepFacts],
     step_offs: np.ndarray | None = None,
 ) -> ChunkFacts:
-    """A chunk's facts, with the speculative per-trace rows of its flagged traces.
+    """A chunk's facts, with the verdicts of its flagged traces without timing limits.
 
-    ``step_ids`` is (the ids as :attr:`ChunkFacts.step_ids` holds them, row -> step id);
-    ``step_offs`` as :attr:`ChunkFacts.step_offs`.
+    ``step_ids`` and ``step_offs`` as :attr:`ChunkFacts.step_ids` and
+    :attr:`ChunkFacts.step_offs` hold them.
     """
-    rows: dict[int, AuditRow] = {}
     flagged: tuple[list[int], list[int], list[int]] = ([], [], [])
+    fails: dict[int, int] = {}
     if special:
-        # the verdict of each flagged trace, so the parent rarely runs finalize itself;
-        # traces with a failed step get finalize's row (it may add trace_failed)
-        flagged, failed = flag_verdicts(ctx.config, tcode, special)
-        if failed:
-            rows = flagged_rows(
-                ctx,
-                first_idx,
-                trace_ids,
-                tcode,
-                keys,
-                kcode,
-                dur,
-                ts,
-                step_ids[1],
-                {r: f for r, f in special.items() if int(tcode[r]) in failed},
-            )
-            at = {t: i for i, t in enumerate(flagged[0])}
-            for t, row in rows.items():
-                flagged[1][at[t]] = VERDICTS.index(row[2])
-                flagged[2][at[t]] = code_mask(row[4])
+        # the verdict of each flagged trace, so the parent rarely runs finalize itself
+        flagged, fails = flag_verdicts(ctx.config, tcode, ts, special)
     return ChunkFacts(
         first_idx,
         trace_ids,
@@ -385,11 +364,11 @@ def pack(
         kcode,
         dur,
         ts,
-        step_ids[0],
+        step_ids,
         special,
-        rows,
         step_offs,
         flagged,
+        fails,
     )
 
 

@@ -5,22 +5,20 @@ its flagged rows as tuples (about 15 Python objects a flagged row). Unpickling t
 the parent cost more than all its other merge work, and nearly all of it is already in
 the chunk's arrays. :func:`encode` turns a chunk into a :class:`WireChunk`: the per-row
 arrays as they are, the flagged rows as arrays (which rows, eligible and error bits,
-their flags as codes plus reason strings shared where equal), the flagged traces'
-verdicts and flag code masks (what the summary counts), and the few per-trace rows the
-worker ran :func:`~nullband.traces.audit.finalize` for as one pickled blob.
-:func:`special_facts` rebuilds the reference facts of a flagged row and
-:func:`flagged_rows_of` the per-trace rows of a chunk's flagged traces, for the traces
-the parent redoes and for the report's rows when they are asked for.
+their flags as codes plus reason strings shared where equal), and the flagged traces'
+verdicts and flag code masks (what the summary counts) with the traces whose row ends
+in trace_failed. :func:`special_facts` rebuilds the reference facts of a flagged row
+(for the traces the parent redoes) and :func:`flagged_rows_of` the per-trace rows of a
+chunk's flagged traces (for the report's rows, when they are asked for).
 """
 
 from __future__ import annotations
 
-import pickle
 from typing import NamedTuple
 
 import numpy as np
 
-from nullband.traces.audit import StepFacts
+from nullband.traces.audit import TRACE_FAILED, StepFacts
 from nullband.traces.audit_models import AuditConfig, AuditRow
 from nullband.traces.msgaudit import ChunkFacts, split_ids
 from nullband.traces.msgrows import FLAG_CODES, VERDICTS
@@ -58,10 +56,10 @@ class WireChunk(NamedTuple):
     """Per such trace: its verdict without timing limits, an index into :data:`VERDICTS`."""
     row_mask: np.ndarray
     """Per such trace: bit ``i`` set when its row carries a ``FLAG_CODES[i]`` flag."""
-    exact_t: np.ndarray
-    """Trace codes whose row the worker built with finalize (a flagged row failed)."""
-    rows_blob: bytes
-    """Those rows (a pickled list aligned with ``exact_t``)."""
+    fail_t: np.ndarray
+    """Trace codes whose row ends in trace_failed (their last step failed)."""
+    fail_row: np.ndarray
+    """Per such trace: its last row."""
 
 
 def encode(chunk: ChunkFacts) -> WireChunk:
@@ -82,7 +80,7 @@ def encode(chunk: ChunkFacts) -> WireChunk:
             reasons.append(shared.setdefault(why, why))
         starts[j + 1] = len(codes)
     ft, fv, fm = chunk.flagged
-    rows = chunk.rows
+    fails = chunk.fails or {}
     return WireChunk(
         chunk.first_idx,
         chunk.trace_ids,
@@ -101,17 +99,9 @@ def encode(chunk: ChunkFacts) -> WireChunk:
         np.array(ft, np.int64),
         np.array(fv, np.uint8),
         np.array(fm, np.int64),
-        np.array(list(rows), np.int64),
-        pickle.dumps(list(rows.values()), protocol=5) if rows else b"",
+        np.array(list(fails), np.int64),
+        np.array(list(fails.values()), np.int64),
     )
-
-
-def rows_of(chunk: WireChunk) -> list[AuditRow]:
-    """The per-trace rows the worker built with finalize, aligned with ``chunk.exact_t``."""
-    if not chunk.rows_blob:
-        return []
-    rows: list[AuditRow] = pickle.loads(chunk.rows_blob)
-    return rows
 
 
 def flags_of(chunk: WireChunk, j: int) -> list[tuple[str, str]]:
@@ -154,20 +144,16 @@ def flagged_rows_of(
     steps: list[int],
 ) -> dict[int, AuditRow]:
     """Trace code (in the chunk) -> the row without timing limits of each flagged trace:
-    finalize's row where the worker built it, else the trace's flagged rows' flags in
-    start order (what finalize gives when no step failed). Final for a trace that lies
-    in this chunk alone. ``tmap``: the global code of each of the chunk's traces;
+    its flagged rows' flags in start order, then trace_failed where its last step
+    failed (what finalize gives without limits). Final for a trace that lies in this
+    chunk alone. ``tmap``: the global code of each of the chunk's traces;
     ``cls_of``/``steps``: each trace's class and step count, by global code."""
-    out: dict[int, AuditRow] = dict(zip(chunk.exact_t.tolist(), rows_of(chunk), strict=True))
+    out: dict[int, AuditRow] = {}
     at = chunk.sp_at
     if not len(at):
         return out
     t_of = chunk.tcode[at]
     order = np.lexsort((at, chunk.ts[at], t_of))  # finalize's start order, by trace
-    keep = ~np.isin(t_of[order], chunk.exact_t)
-    order = order[keep]
-    if not len(order):
-        return out
     # every flag of those rows, in that order: its code, reason and step id
     fl_start = chunk.fl_start
     per_row = (fl_start[1:] - fl_start[:-1])[order]
@@ -191,11 +177,22 @@ def flagged_rows_of(
     traces = t_sorted[np.concatenate(([0], bounds))].tolist()
     ends = np.cumsum(per_row)[np.concatenate((bounds - 1, [len(order) - 1]))].tolist()
     verdict = dict(zip(chunk.row_t.tolist(), chunk.row_verdict.tolist(), strict=True))
+    failed = dict(
+        zip(
+            chunk.fail_t.tolist(),
+            _step_ids(chunk, chunk.fail_row) if len(chunk.fail_row) else [],
+            strict=True,
+        )
+    )
     tid = chunk.trace_ids
     lo = 0
     for t, hi in zip(traces, ends, strict=True):
         g = tmap[t]
-        out[t] = (tid[t], cls_of[g], VERDICTS[verdict[t]], steps[g], flags[lo:hi])
+        row_flags = flags[lo:hi]
+        sid = failed.get(t)
+        if sid is not None:
+            row_flags.append(("trace_failed", sid, TRACE_FAILED, sev["trace_failed"]))
+        out[t] = (tid[t], cls_of[g], VERDICTS[verdict[t]], steps[g], row_flags)
         lo = hi
     return out
 
@@ -230,6 +227,5 @@ __all__ = [
     "flagged_rows_of",
     "flags_of",
     "mask_counts",
-    "rows_of",
     "special_facts",
 ]

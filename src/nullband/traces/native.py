@@ -386,19 +386,8 @@ class NativeChunkAuditor(ChunkAuditor):
                 ts[row] = f[2]
                 if f[7] is not None:
                     special[row] = f[7]
-        offs = soff.tolist() if special else []
         return pack(
-            self.ctx,
-            first_idx,
-            tids,
-            tcode,
-            keys,
-            kcode,
-            dur,
-            ts,
-            (sids[:-1], lambda r: sids[offs[r] : offs[r + 1] - 1]),
-            special,
-            soff,
+            self.ctx, first_idx, tids, tcode, keys, kcode, dur, ts, sids[:-1], special, soff
         )
 
 
