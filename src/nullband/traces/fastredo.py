@@ -90,12 +90,13 @@ class RedoSteps:
         keys: list[Key],
         sel: np.ndarray,
         trace_ids: list[str],
-        cls_of: list[str | None],
+        cls_of: np.ndarray,
     ) -> dict[int, list[StepFacts]]:
         """The rows ``sel`` (timed steps of traces that lie in one chunk and have no
         other step that can carry a flag) as steps, grouped by trace, each with its
-        trace's class: :func:`finalize` of such a group gives the trace's verdict and
-        flags (the trace's other steps add none: no flag, no error, no timing flag)."""
+        trace's class (``cls_of``, an object array by trace): :func:`finalize` of such a
+        group gives the trace's verdict and flags (the trace's other steps add none: no
+        flag, no error, no timing flag)."""
         ts = all_ts[sel].tolist()
         durs = dur[sel].tolist()
         idx, sids = self._idx_and_ids(sel)

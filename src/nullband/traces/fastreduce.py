@@ -165,7 +165,9 @@ class Reducer(RedoSteps):
                 if cfg.flag_fast:
                     fast[i] = lim[1]
         with np.errstate(invalid="ignore"):
-            timed = (dur > slow[mcode]) | (dur < fast[mcode])
+            timed = dur > slow[mcode]
+            if cfg.flag_fast:
+                timed |= dur < fast[mcode]
         # a worker's row is final for a trace seen in one chunk only, without timing flags
         tmaps = _cat(self._tmaps, np.int64)
         multi = np.bincount(tmaps, minlength=n_traces) > 1
@@ -188,8 +190,8 @@ class Reducer(RedoSteps):
         trace_ids = list(self.traces)
         obj = np.empty(len(class_names), dtype=object)
         obj[:] = class_names
-        cls_of: list[str | None] = obj[trace_class + 1].tolist()
-        steps: list[int] = np.bincount(tcode, minlength=n_traces).tolist()
+        cls_of = obj[trace_class + 1]  # per trace: its class (an object array)
+        steps = np.bincount(tcode, minlength=n_traces)  # per trace: its step count
         ts = _cat(self._ts, np.float64)
         special = (at, _cat(self._at_chunk, np.int64), _local_index(self._at))
         redone: dict[int, AuditRow] = {}
@@ -206,7 +208,7 @@ class Reducer(RedoSteps):
             tcode, kcode, dur, ts, keys, only_timed[per > 1], trace_ids, cls_of
         ).items():
             tid, cls, verdict, _, flags = finalize(group, limits, cfg)
-            redone[code] = (tid, cls, verdict, steps[code], flags)
+            redone[code] = (tid, cls, verdict, int(steps[code]), flags)
         # every other trace is clean without flags: summarize the new rows, add the rest
         part = summarize(list(redone.values()), medians, cfg, "fast")
         for v, c in part.verdicts.items():
@@ -236,18 +238,20 @@ class Reducer(RedoSteps):
         def build() -> list[AuditRow]:
             # every trace clean without flags, then the flagged traces' rows where the
             # trace is not redone, then the redone ones
+            classes: list[str | None] = cls_of.tolist()
+            counts: list[int] = steps.tolist()
             out: list[AuditRow] = list(
-                zip(trace_ids, cls_of, repeat("clean"), steps, iter(list, None), strict=False)
+                zip(trace_ids, classes, repeat("clean"), counts, iter(list, None), strict=False)
             )
             for chunk, tmap in zip(chunks, tmaps_by_chunk, strict=True):
                 if len(chunk.row_t):
                     codes = tmap.tolist()
-                    for t, row in flagged_rows_of(chunk, cfg, codes, cls_of, steps).items():
+                    for t, row in flagged_rows_of(chunk, cfg, codes, classes, counts).items():
                         out[codes[t]] = row
             for code, row in redone.items():
                 out[code] = row
             self._one_timed(
-                one_timed, tcode, dur, mcode, mkeys, limits, trace_ids, cls_of, steps, out
+                one_timed, tcode, dur, mcode, mkeys, limits, trace_ids, classes, counts, out
             )
             return out
 
