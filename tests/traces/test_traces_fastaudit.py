@@ -275,7 +275,7 @@ def test_invalid_json_names_the_byte_offset(tmp_path: Path) -> None:
     p.write_bytes(b'{"trace_id": "t", "step_id": "1"}\n\n{"trace_id": "t", "step_id": \n')
     with pytest.raises(InputError, match="byte 35 is not valid JSON") as err:
         audit_file_fast(p, processes=1)
-    assert "broken.jsonl" in str(err.value)
+    assert "broken.jsonl:3: " in str(err.value)  # the line number, the blank line counted
 
 
 @pytest.mark.parametrize(
@@ -309,14 +309,25 @@ def test_a_step_the_schema_refuses_is_an_input_error(
         audit_file_fast(p, processes=1)
     assert f"field '{field}'" in str(err.value)
     assert f"byte {len(orjson.dumps(first)) + 1}" in str(err.value)
-    assert "bad.jsonl" in str(err.value)
+    assert "bad.jsonl:2: " in str(err.value)
 
 
 def test_a_json_value_that_is_not_an_object_is_an_input_error(tmp_path: Path) -> None:
     p = tmp_path / "list.jsonl"
     p.write_bytes(b"[1, 2]\n")
-    with pytest.raises(InputError, match="byte 0 is a JSON list"):
+    with pytest.raises(InputError, match="byte 0 is a JSON list") as err:
         audit_file_fast(p, processes=1)
+    assert err.value.line == 1
+
+
+def test_a_bad_line_deep_in_a_big_file_names_its_line(tmp_path: Path) -> None:
+    """Workers read byte ranges in parallel; the error still names the line number."""
+    rows = [{"trace_id": f"t{i}", "step_id": "1"} for i in range(60_000)]
+    rows[45_678] = {"trace_id": "t", "step_id": "1", "kind": "robot"}
+    p = write_jsonl(tmp_path / "big.jsonl", rows)
+    with pytest.raises(InputError) as err:
+        audit_file_fast(p, processes=2, chunk_mb=1)
+    assert "big.jsonl:45679: field 'kind'" in str(err.value)
 
 
 @pytest.mark.parametrize("body", [b"", b"\n  \n"])

@@ -108,7 +108,7 @@ def audit_file_fast(
 
     Raises:
         InputError: the file is missing, compressed, or has a line that is not a valid
-            step (the message names the byte offset of the line).
+            step (the message names the line, its byte offset and the field).
     """
     p = Path(path)
     if not p.is_file():

@@ -156,18 +156,26 @@ def reference_facts(s: AuditedStep, idx: int, ctx: AuditContext) -> StepFacts:
 
 
 def validated_facts(line: bytes, offset: int, idx: int, ctx: AuditContext, path: str) -> StepFacts:
-    """A line msgspec refused: the reference schema validates it, then the reference rules."""
+    """A line msgspec refused: the reference schema validates it, then the reference rules.
+
+    Raises:
+        InputError: the line is not a valid step; names the file, the line number (counted
+            only now: workers read byte ranges) and the byte offset, and the field.
+    """
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(
             f"line at byte {offset} is not valid JSON ({exc})",
             path=path,
+            line=line_number(path, offset),
             hint="each line must be one JSON object (generic JSONL)",
         ) from None
     if not isinstance(obj, dict):
         raise InputError(
-            f"line at byte {offset} is a JSON {type(obj).__name__}, not a step", path=path
+            f"line at byte {offset} is a JSON {type(obj).__name__}, not a step",
+            path=path,
+            line=line_number(path, offset),
         )
     try:
         step = Step.model_validate(obj)
@@ -176,10 +184,28 @@ def validated_facts(line: bytes, offset: int, idx: int, ctx: AuditContext, path:
         raise InputError(
             f"line at byte {offset}: {err['msg']}",
             path=path,
+            line=line_number(path, offset),
             field=".".join(str(p) for p in err["loc"]) or None,
             hint="see `nullband traces schema` for the fields of a step",
         ) from None
     return step_facts(step.model_dump(), idx, ctx)
+
+
+def line_number(path: str, offset: int) -> int | None:
+    """The 1-based number of the line starting at byte ``offset`` of ``path`` (the
+    newlines before it, counted in blocks), or None when the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            n, left = 1, offset
+            while left > 0:
+                block = fh.read(min(left, 1 << 24))
+                if not block:
+                    break
+                n += block.count(b"\n")
+                left -= len(block)
+            return n
+    except OSError:
+        return None
 
 
 def line_offset(data: bytes, lines_before: int, start: int) -> int:
