@@ -380,8 +380,26 @@ typedef struct {
     int count;
 } Seen;
 
+struct Node;
+
+/* A tool's arguments checked lately (its plan and its raw value) and the answer: a tool
+ * step repeats the arguments of the call before it. */
+typedef struct {
+    const struct Node *node;
+    const u8 *s;
+    Py_ssize_t n;
+    int is_str, esc, ok;
+} ArgsSeen;
+#define ARGS_RING 4
+
 typedef struct {
     signed char next_field[64]; /* field -> the field that followed it last (-1 unknown) */
+    ArgsSeen args[ARGS_RING];
+    int args_next;
+    Buf scratch; /* unescaped argument text */
+    const u8 *model_s[2]; /* the last requested and served models compared (raw) */
+    Py_ssize_t model_n[2];
+    int model_esc[2], model_d; /* model_d < 0: none yet */
     Seen list[2];   /* the last input_messages / tool_definitions value */
     Seen ring[RING]; /* recent message objects */
     int next;
@@ -982,22 +1000,35 @@ static int check_node(Ctx *c, const Node *n, int depth) {
  * string is parsed as the reference parses argument text. */
 static int args_ok(Ctx *c, const Node *plan, const u8 *s, const u8 *e, int is_str, int esc) {
     if (plan->kind == N_NEVER) return 0;
+    Memo *m = c->memo;
+    Py_ssize_t n = e - s;
+    /* the answer depends only on the plan and the value's bytes */
+    for (int i = 0; m && i < ARGS_RING; i++) {
+        const ArgsSeen *a = &m->args[i];
+        if (a->node == plan && a->n == n && a->is_str == is_str && a->esc == esc &&
+            !memcmp(a->s, s, (size_t)n))
+            return a->ok;
+    }
     Ctx sub = {0};
     int ok;
     if (is_str) {
-        Buf b = {0};
-        if (unescape(s, e, esc, &b) < 0) return -1;
-        sub.p = (const u8 *)b.buf;
-        sub.end = sub.p + b.len;
-        ok = b.len > 0 && check_node(&sub, plan, 0) == OK && ws(sub.p, sub.end) == sub.end;
-        buf_free(&b);
+        Buf local = {0}, *b = m ? &m->scratch : &local;
+        b->len = 0;
+        if (unescape(s, e, esc, b) < 0) return -1;
+        sub.p = (const u8 *)b->buf;
+        sub.end = sub.p + b->len;
+        ok = b->len > 0 && check_node(&sub, plan, 0) == OK && ws(sub.p, sub.end) == sub.end;
+        buf_free(&local);
     } else {
         sub.p = s;
         sub.end = e;
         ok = check_node(&sub, plan, 0) == OK && sub.p == e;
     }
     buf_free(&sub.tmp);
-    (void)c;
+    if (m) {
+        m->args[m->args_next] = (ArgsSeen){plan, s, n, is_str, esc, ok};
+        m->args_next = (m->args_next + 1) % ARGS_RING;
+    }
     return ok;
 }
 
@@ -1553,7 +1584,9 @@ static int parse_line(Ctx *c, Line *L) {
                     break;
                 default: /* optional strings */
                     r = read_val(c, v, 1);
-                    if (!v->is_str && !v->null) L->decline = 1;
+                    /* ch, not v's flags: reading those right after read_val's byte
+                     * stores stalls (a wide load cannot forward from narrow stores) */
+                    if (ch != '"' && ch != 'n') L->decline = 1;
                     break;
             }
         }
@@ -1676,13 +1709,26 @@ static int nonempty(const Val *v) { return v->set && v->is_str && v->e > v->s; }
 
 /* The model differs from the requested (or pinned) one, as the reference's _norm
  * compares them. 1 differs, 0 same, 2 not decidable here (not ASCII), -1 error. */
-static int model_differs(const Plan *plan, const Val *req, const Val *got, Buf *b) {
+static int model_differs(const Plan *plan, const Val *req, const Val *got, Buf *b, Memo *m) {
     Str x, y;
+    /* the answer depends only on the two values' bytes: models repeat line after line */
+    if (m->model_d >= 0 && m->model_n[0] == req->e - req->s && m->model_n[1] == got->e - got->s &&
+        m->model_esc[0] == req->esc && m->model_esc[1] == got->esc &&
+        !memcmp(m->model_s[0], req->s, (size_t)m->model_n[0]) &&
+        !memcmp(m->model_s[1], got->s, (size_t)m->model_n[1]))
+        return m->model_d;
+    m->model_d = -1;
+    m->model_s[0] = req->s;
+    m->model_n[0] = req->e - req->s;
+    m->model_esc[0] = req->esc;
+    m->model_s[1] = got->s;
+    m->model_n[1] = got->e - got->s;
+    m->model_esc[1] = got->esc;
     char nr[256], ng[256];
     if (text(b, req, &x) < 0 || text(b, got, &y) < 0) return -1;
     Py_ssize_t lr = norm_model(b->buf + x.off, x.len, nr, 256);
     Py_ssize_t lg = norm_model(b->buf + y.off, y.len, ng, 256);
-    if (lr < 0 || lg < 0) return 2;
+    if (lr < 0 || lg < 0) return m->model_d = 2;
     const char *want = nr;
     Py_ssize_t lw = lr;
     const Named *pin = find_named(plan->pin_k, plan->n_pin, nr, lr);
@@ -1690,7 +1736,7 @@ static int model_differs(const Plan *plan, const Val *req, const Val *got, Buf *
         want = plan->pin_v[pin - plan->pin_k].name;
         lw = plan->pin_v[pin - plan->pin_k].n;
     }
-    return lw != lg || memcmp(want, ng, (size_t)lg);
+    return m->model_d = lw != lg || memcmp(want, ng, (size_t)lg);
 }
 
 static int put_val(Buf *b, const Val *v, const char *dflt) {
@@ -1719,7 +1765,7 @@ static int add_flag(const Plan *plan, PyObject **flags, const char *code, Buf *b
 /* The reference's per-step flags that need no tool check (fallback, retry, model,
  * cache hit, error; nullband.traces.audit.step_facts), with its exact reasons, into
  * *flags (left NULL when none). 1 decided; 0 not decidable here; -1 error. */
-static int step_flags(const Plan *plan, Line *L, Buf *b, PyObject **flags) {
+static int step_flags(const Plan *plan, Line *L, Buf *b, PyObject **flags, Memo *m) {
     Val *v = L->v;
     Py_ssize_t r0 = b->len;
     const Val *fi = &v[F_FALLBACK_INDEX], *rc = &v[F_RETRY_COUNT];
@@ -1753,7 +1799,7 @@ static int step_flags(const Plan *plan, Line *L, Buf *b, PyObject **flags) {
     }
     const Val *req = &v[F_MODEL_REQUESTED];
     if (nonempty(req) && got) {
-        int d = model_differs(plan, req, got, b);
+        int d = model_differs(plan, req, got, b, m);
         if (d < 0) return -1;
         if (d == 2) return 0;
         if (d) {
@@ -1900,6 +1946,7 @@ static void out_free(Out *o) {
     buf_free(&o->sids);
     table_free(&o->tids);
     table_free(&o->keys);
+    buf_free(&o->memo.scratch);
 }
 
 static int put_i64(Buf *b, int64_t v) { return buf_put(b, &v, 8); }
@@ -2028,7 +2075,7 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
         ok = nf != 0;
     }
     if (ok) {
-        int nf = step_flags(plan, &L, lb, &flags);
+        int nf = step_flags(plan, &L, lb, &flags, &o->memo);
         if (nf < 0) {
             Py_XDECREF(flags);
             return -1;
@@ -2133,6 +2180,7 @@ static PyObject *scan(PyObject *mod, PyObject *args) {
     Out o;
     memset(&o, 0, sizeof(o));
     memset(o.memo.next_field, -1, sizeof(o.memo.next_field));
+    o.memo.model_d = -1;
     Buf lb = {0};
     PyObject *declined = PyList_New(0);
     PyObject *flagged = PyList_New(0);
