@@ -361,8 +361,9 @@ def test_results_a_string_schema_accepts_give_the_reference_report(tmp_path: Pat
 def test_a_chunk_hands_over_whole(
     planted: CorpusFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writable: bool
 ) -> None:
-    """A worker's chunk comes back field for field: through a hand-over file (arrays read
-    in place, read-only) or, when the directory cannot be written, as pickled bytes."""
+    """A worker's chunk comes back field for field: through a hand-over file (arrays
+    where the file was read, read-only) or, when the directory cannot be written, as
+    pickled bytes."""
     cfg = load_audit_config(tools_path=planted.tools, result_schemas_path=planted.results)
     out = tmp_path / "handover"
     out.mkdir()
@@ -375,7 +376,7 @@ def test_a_chunk_hands_over_whole(
     if writable:
         assert isinstance(got, str)
         back = fastaudit._load_handover(got)
-        assert not back.tcode.flags.writeable  # in place, in the mapped file
+        assert not back.tcode.flags.writeable  # in place, in the bytes read from the file
     else:
         assert isinstance(got, bytes)
         back = pickle.loads(got)

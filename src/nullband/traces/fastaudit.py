@@ -170,9 +170,9 @@ def _chunk_blob(job: tuple[int, int, int]) -> bytes | str:
     the hand-over directory when it can be written, else pickled as bytes.
 
     The file holds the pickle (protocol 5) with the arrays' data out of band after it
-    (:func:`_load_handover` maps it: the parent reads the arrays where the worker wrote
-    them, without copying them into fresh memory); the pool's pipe would read a large
-    message in many reads that each allocate its full size.
+    (:func:`_load_handover` reads it once and the arrays stay where they were read, not
+    copied again); the pool's pipe would read a large message in many reads that each
+    allocate its full size.
     """
     facts = encode(_chunk(job))
     buffers: list[pickle.PickleBuffer] = []
@@ -192,10 +192,11 @@ def _chunk_blob(job: tuple[int, int, int]) -> bytes | str:
 
 
 def _load_handover(name: str) -> WireChunk:
-    """The facts of a hand-over file written by :func:`_chunk_blob`, arrays in place."""
+    """The facts of a hand-over file written by :func:`_chunk_blob`: the file is read
+    once and the arrays point into that copy (no second copy; a map of the file would
+    hold a file descriptor per chunk for as long as the report lives)."""
     with open(name, "rb") as fh:
-        m = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    view = memoryview(m)
+        view = memoryview(fh.read())
     (n,) = struct.unpack_from("<q", view)
     lengths = struct.unpack_from(f"<{n}q", view, 8)
     pos = 8 * (n + 1)
