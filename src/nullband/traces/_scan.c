@@ -1185,6 +1185,7 @@ static int init_fields(void) {
 }
 
 static const char *KINDS[] = {"llm", "tool", "agent", "workflow", "embedding", "retrieval", "other"};
+static const Py_ssize_t KIND_LEN[] = {3, 4, 5, 8, 9, 9, 5};
 #define N_KINDS 7
 #define MAX_CALLS 16
 
@@ -1470,22 +1471,34 @@ static int parse_line(Ctx *c, Line *L) {
     if (c->p >= c->end || *c->p != '{') return BAD;
     if (open_object(c) == END) goto end;
     for (;;) {
-        if (read_key(c, &s, &e, &esc) < 0) return BAD;
-        c->p = ws(c->p, c->end);
-        if (c->p >= c->end) return BAD;
         /* keys come in much the same order line after line: try the one that followed
          * the previous key last time before the table */
         int f = -1;
-        if (!esc) {
-            Py_ssize_t n = e - s;
-            int guess = m ? m->next_field[prev] : -1;
-            if (guess >= 0 && FIELD_LEN[guess] == n && same_n(s, FIELD_NAMES[guess], n)) {
-                f = guess;
-            } else {
-                f = field_id(s, n);
-                if (m) m->next_field[prev] = (signed char)f;
+        int guess = m ? m->next_field[prev] : -1;
+        Py_ssize_t gn = guess >= 0 ? FIELD_LEN[guess] : 0;
+        const u8 *k = c->p;
+        if (guess >= 0 && c->end - k > gn + 1 && k[0] == '"' && k[gn + 1] == '"' &&
+            same_n(k + 1, FIELD_NAMES[guess], gn)) {
+            /* the guessed name and a quote: that is the whole key (the name holds no
+             * quote, backslash or control byte), no scan needed */
+            f = guess;
+            c->p = ws(c->p + gn + 2, c->end);
+            if (c->p >= c->end || *c->p != ':') return BAD;
+            c->p++;
+        } else {
+            if (read_key(c, &s, &e, &esc) < 0) return BAD;
+            if (!esc) {
+                Py_ssize_t n = e - s;
+                if (guess >= 0 && gn == n && same_n(s, FIELD_NAMES[guess], n)) {
+                    f = guess;
+                } else {
+                    f = field_id(s, n);
+                    if (m) m->next_field[prev] = (signed char)f;
+                }
             }
         }
+        c->p = ws(c->p, c->end);
+        if (c->p >= c->end) return BAD;
         prev = f < 0 ? F_COUNT : f;
         if (f < 0) {
             L->decline = 1; /* unknown (or escaped) key: msgspec refuses or we cannot tell */
@@ -2051,7 +2064,10 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     if (ok && v[F_KIND].set) {
         L.kind = -1;
         for (int k = 0; k < N_KINDS; k++)
-            if (is_litn(&v[F_KIND], KINDS[k], (Py_ssize_t)strlen(KINDS[k]))) L.kind = k;
+            if (is_litn(&v[F_KIND], KINDS[k], KIND_LEN[k])) {
+                L.kind = k;
+                break;
+            }
         if (L.kind < 0) ok = 0;
     }
     if (ok && v[F_STATUS].set && !is_lit(&v[F_STATUS], "ok") && !is_lit(&v[F_STATUS], "error"))
