@@ -19,6 +19,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdarg.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -1187,6 +1188,42 @@ static int init_fields(void) {
 static const char *KINDS[] = {"llm", "tool", "agent", "workflow", "embedding", "retrieval", "other"};
 static const Py_ssize_t KIND_LEN[] = {3, 4, 5, 8, 9, 9, 5};
 #define N_KINDS 7
+static PyObject *KIND_STR[N_KINDS]; /* the kinds as str, made once */
+
+static const char *FLAG_CODES[] = {"fallback", "retry", "model_mismatch", "cache_hit", "step_error"};
+#define N_FLAG_CODES 5
+static PyObject *FLAG_STR[N_FLAG_CODES];
+
+/* The str of a flag code (a new reference). */
+static PyObject *flag_str(const char *code) {
+    for (int i = 0; i < N_FLAG_CODES; i++)
+        if (!strcmp(code, FLAG_CODES[i])) return Py_NewRef(FLAG_STR[i]);
+    return PyUnicode_FromString(code);
+}
+
+/* A tuple of n objects whose references it steals; NULL (all of them released) when one
+ * is NULL or the tuple cannot be made. Py_BuildValue's work without its format parse. */
+static PyObject *tuple_of(Py_ssize_t n, ...) {
+    va_list ap;
+    PyObject *t = PyTuple_New(n);
+    int bad = t == NULL;
+    va_start(ap, n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = va_arg(ap, PyObject *);
+        if (!x) bad = 1;
+        if (bad) Py_XDECREF(x);
+        else PyTuple_SET_ITEM(t, i, x);
+    }
+    va_end(ap);
+    if (bad) {
+        Py_XDECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+static PyObject *size_obj(Py_ssize_t v) { return PyLong_FromSsize_t(v); }
+static PyObject *bool_obj(int v) { return Py_NewRef(v ? Py_True : Py_False); }
 #define MAX_CALLS 16
 
 typedef struct {
@@ -1766,7 +1803,7 @@ static int add_flag(const Plan *plan, PyObject **flags, const char *code, Buf *b
      * eligibility) then still come from here, as the reference's do */
     if (!*flags && !(*flags = PyList_New(0))) return -1;
     if (find_named(plan->ignore, plan->n_ignore, code, (Py_ssize_t)strlen(code))) return 0;
-    PyObject *item = Py_BuildValue("(sN)", code, str_of(b->buf + from, to - from));
+    PyObject *item = tuple_of(2, flag_str(code), str_of(b->buf + from, to - from));
     if (!item || PyList_Append(*flags, item) < 0) {
         Py_XDECREF(item);
         return -1;
@@ -1988,7 +2025,7 @@ static PyObject *table_keys(Table *t) {
         Py_ssize_t n = t->off[i + 1] - t->off[i];
         const char *sep = memchr(s, '\xff', (size_t)n);
         PyObject *task = s[0] == '1' ? str_of(s + 1, sep - s - 1) : Py_NewRef(Py_None);
-        PyObject *kind = PyUnicode_FromString(KINDS[(int)sep[1]]);
+        PyObject *kind = Py_NewRef(KIND_STR[(int)sep[1]]);
         PyObject *label = str_of(sep + 2, n - (sep + 2 - s));
         PyObject *tup = (task && kind && label) ? PyTuple_Pack(3, task, kind, label) : NULL;
         Py_XDECREF(task);
@@ -2019,9 +2056,9 @@ static PyObject *pending_item(const Pending *P, const Buf *lb, const u8 *data, P
         return NULL;
     }
     for (int i = 0; i < P->n; i++) {
-        PyObject *one = Py_BuildValue("(Nnnnn)", str_of(lb->buf + P->name[i].off, P->name[i].len),
-                                      at(P->as[i], data), at(P->ae[i], data),
-                                      at(P->rs, data), at(P->re, data));
+        PyObject *one = tuple_of(5, str_of(lb->buf + P->name[i].off, P->name[i].len),
+                                 size_obj(at(P->as[i], data)), size_obj(at(P->ae[i], data)),
+                                 size_obj(at(P->rs, data)), size_obj(at(P->re, data)));
         if (!one) {
             Py_DECREF(checks);
             Py_DECREF(facts);
@@ -2029,7 +2066,8 @@ static PyObject *pending_item(const Pending *P, const Buf *lb, const u8 *data, P
         }
         PyTuple_SET_ITEM(checks, i, one);
     }
-    return Py_BuildValue("(nnnNiiN)", row, off, end, facts, simple, kind, checks);
+    return tuple_of(7, size_obj(row), size_obj(off), size_obj(end), facts,
+                    PyLong_FromLong(simple), PyLong_FromLong(kind), checks);
 }
 
 /* One line: 1 accepted (flagged or pending included), 0 declined, 2 unreadable (chunk to
@@ -2103,9 +2141,9 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
     }
     if (!ok) {
         Py_CLEAR(flags);
-        PyObject *item = Py_BuildValue("(nnnNN)", row, off, off + (e - s),
-                                       str_of(lb->buf + tid.off, tid.len),
-                                       str_of(lb->buf + sid.off, sid.len));
+        PyObject *item = tuple_of(5, size_obj(row), size_obj(off), size_obj(off + (e - s)),
+                                  str_of(lb->buf + tid.off, tid.len),
+                                  str_of(lb->buf + sid.off, sid.len));
         if (!item || PyList_Append(declined, item) < 0) {
             Py_XDECREF(item);
             return -1;
@@ -2152,16 +2190,16 @@ static int one_line(const Plan *plan, const u8 *s, const u8 *e, Out *o, Buf *lb,
         } else {
             task_obj = Py_NewRef(Py_None);
         }
-        PyObject *facts = Py_BuildValue(
-            "(NNdnNsNNOON)", str_of(lb->buf + tid.off, tid.len), str_of(lb->buf + sid.off, sid.len),
-            ts, first_idx + row, task_obj, KINDS[L.kind], str_of(lb->buf + l0, lb->len - l0),
+        PyObject *facts = tuple_of(
+            11, str_of(lb->buf + tid.off, tid.len), str_of(lb->buf + sid.off, sid.len),
+            PyFloat_FromDouble(ts), size_obj(first_idx + row), task_obj,
+            Py_NewRef(KIND_STR[L.kind]), str_of(lb->buf + l0, lb->len - l0),
             has_dur ? PyFloat_FromDouble(dur) : Py_NewRef(Py_None),
-            (has_dur && !cache && !error && !has_fi) ? Py_True : Py_False, error ? Py_True : Py_False,
-            flags);
+            bool_obj(has_dur && !cache && !error && !has_fi), bool_obj(error), flags);
         flags = NULL;
         if (!facts) return -1;
         PyObject *item = P.n ? pending_item(&P, lb, data, row, off, off + (e - s), facts, simple, L.kind)
-                             : Py_BuildValue("(nN)", row, facts);
+                             : tuple_of(2, size_obj(row), facts);
         if (!item || PyList_Append(P.n ? pending : flagged, item) < 0) {
             Py_XDECREF(item);
             return -1;
@@ -2257,6 +2295,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__scan(void) {
     for (int i = 0; i < 256; i++) STOP[i] = (i == '"' || i == '\\' || i < 0x20 || i >= 0x80);
     if (init_fields() < 0) return NULL;
+    for (int i = 0; i < N_KINDS; i++)
+        if (!KIND_STR[i] && !(KIND_STR[i] = PyUnicode_InternFromString(KINDS[i]))) return NULL;
+    for (int i = 0; i < N_FLAG_CODES; i++)
+        if (!FLAG_STR[i] && !(FLAG_STR[i] = PyUnicode_InternFromString(FLAG_CODES[i]))) return NULL;
     if (PyType_Ready(&PlanType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
