@@ -26,6 +26,14 @@
 
 typedef unsigned char u8;
 
+#ifdef __GNUC__
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
 /* ------------------------------------------------------------------ buffers */
 
 typedef struct {
@@ -413,7 +421,7 @@ typedef struct {
 } Ctx;
 
 static inline const u8 *ws(const u8 *p, const u8 *end) {
-    if (p < end && *p > ' ') return p; /* compact JSON: the common case */
+    if (LIKELY(p < end && *p > ' ')) return p; /* compact JSON: the common case */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
 }
@@ -425,7 +433,7 @@ enum { END = 0, MORE = 1 };
 
 static inline int next_member(Ctx *c, char close) {
     c->p = ws(c->p, c->end);
-    if (c->p >= c->end) return BAD;
+    if (UNLIKELY(c->p >= c->end)) return BAD;
     if (*c->p == ',') {
         c->p = close == '}' ? ws(c->p + 1, c->end) : c->p + 1;
         return MORE;
@@ -489,11 +497,11 @@ static inline int scan_string(Ctx *c, const u8 **s, const u8 **e, int *esc) {
     *esc = 0;
 #ifdef __SSE2__
     /* most strings (keys, short values) end within 16 bytes, in plain ASCII */
-    if (p + 16 <= c->end) {
+    if (LIKELY(p + 16 <= c->end)) {
         int mask = stop_mask(p);
-        if (mask) {
+        if (LIKELY(mask)) {
             const u8 *q = p + __builtin_ctz((unsigned)mask);
-            if (*q == '"') {
+            if (LIKELY(*q == '"')) {
                 *e = q;
                 c->p = q + 1;
                 return OK;
@@ -579,10 +587,10 @@ static int scan_string_rest(Ctx *c, const u8 *p, const u8 **e, int *esc) {
 /* An object member's key and its ':' (the value's leading whitespace is left); the
    key's bytes are [*s, *e), *esc when it holds escapes. */
 static inline int read_key(Ctx *c, const u8 **s, const u8 **e, int *esc) {
-    if (c->p >= c->end || *c->p != '"') return BAD;
-    if (scan_string(c, s, e, esc) < 0) return BAD;
+    if (UNLIKELY(c->p >= c->end || *c->p != '"')) return BAD;
+    if (UNLIKELY(scan_string(c, s, e, esc) < 0)) return BAD;
     c->p = ws(c->p, c->end);
-    if (c->p >= c->end || *c->p != ':') return BAD;
+    if (UNLIKELY(c->p >= c->end || *c->p != ':')) return BAD;
     c->p++;
     return OK;
 }
@@ -783,8 +791,8 @@ static int lit(Ctx *c, const char *word, Py_ssize_t n) {
 /* Skips (validating) any JSON value at c->p (after whitespace). */
 static int skip_value(Ctx *c, int depth) {
     c->p = ws(c->p, c->end);
-    if (c->p >= c->end) return BAD;
-    if (depth > MAX_DEPTH) return BAD;
+    if (UNLIKELY(c->p >= c->end)) return BAD;
+    if (UNLIKELY(depth > MAX_DEPTH)) return BAD;
     int res = OK, r;
     const u8 *s, *e;
     int esc;
@@ -794,8 +802,8 @@ static int skip_value(Ctx *c, int depth) {
         case '{':
             if (open_object(c) == END) return OK;
             for (;;) {
-                if (read_key(c, &s, &e, &esc) < 0) return BAD;
-                if ((r = skip_value(c, depth + 1)) < 0) return BAD;
+                if (UNLIKELY(read_key(c, &s, &e, &esc) < 0)) return BAD;
+                if (UNLIKELY((r = skip_value(c, depth + 1)) < 0)) return BAD;
                 res |= r;
                 int m = next_member(c, '}');
                 if (m == MORE) continue;
@@ -809,7 +817,7 @@ static int skip_value(Ctx *c, int depth) {
                 return OK;
             }
             for (;;) {
-                if ((r = skip_value(c, depth + 1)) < 0) return BAD;
+                if (UNLIKELY((r = skip_value(c, depth + 1)) < 0)) return BAD;
                 res |= r;
                 int m = next_member(c, ']');
                 if (m == MORE) continue;
