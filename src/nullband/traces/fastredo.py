@@ -13,8 +13,7 @@ import numpy as np
 
 from nullband.traces.audit import StepFacts, timing_flag
 from nullband.traces.audit_models import AuditConfig, AuditRow, ClassTiming
-from nullband.traces.msgaudit import split_ids
-from nullband.traces.msgwire import WireChunk, special_facts
+from nullband.traces.msgwire import WireChunk, special_facts, step_ids_of
 
 Key = tuple[str | None, str, str]
 
@@ -23,12 +22,7 @@ class RedoSteps:
     """The state these methods read, kept by :class:`~nullband.traces.fastreduce.Reducer`."""
 
     config: AuditConfig
-    traces: dict[str, int]
-    n: int
     _chunks: list[WireChunk]
-    _ids: list[str | list[str]]
-    _offs: list[np.ndarray | None]
-    _firsts: list[int]
     _starts: list[int]
 
     def _groups(
@@ -146,26 +140,13 @@ class RedoSteps:
         starts = np.array(self._starts, np.int64)
         chunk_of = np.searchsorted(starts, sel, side="right") - 1
         local = sel - starts[chunk_of]  # row within its chunk
-        idx = (np.array(self._firsts, np.int64)[chunk_of] + local).tolist()
-        return idx, self._step_ids(chunk_of, local)
-
-    def _step_ids(self, chunk_of: np.ndarray, local: np.ndarray) -> list[str]:
-        """The step ids of the given rows (chunk, row within it), sliced where the chunk
-        came with offsets, else from its split ids."""
-        out: list[str] = [""] * len(local)
+        firsts = np.array([c.first_idx for c in self._chunks], np.int64)
+        idx = (firsts[chunk_of] + local).tolist()
+        out: list[str] = []
         if not len(local):
-            return out
+            return idx, out
         # the selected rows are sorted, so each chunk's rows are one run
         cuts = np.flatnonzero(np.diff(chunk_of)) + 1
-        bounds = [0, *cuts.tolist(), len(local)]
-        ends = [*self._starts[1:], self.n]
-        for a, b in itertools.pairwise(bounds):
-            c = int(chunk_of[a])
-            ids, offs, rows = self._ids[c], self._offs[c], local[a:b]
-            if isinstance(ids, str) and offs is not None:
-                lo, hi = offs[rows].tolist(), (offs[rows + 1] - 1).tolist()
-                out[a:b] = [ids[x:y] for x, y in zip(lo, hi, strict=True)]
-            else:
-                every = split_ids(ids, ends[c] - self._starts[c])
-                out[a:b] = [every[r] for r in rows.tolist()]
-        return out
+        for a, b in itertools.pairwise([0, *cuts.tolist(), len(local)]):
+            out += step_ids_of(self._chunks[int(chunk_of[a])], local[a:b])
+        return idx, out

@@ -36,11 +36,6 @@ class Reducer(RedoSteps):
         self._chunks: list[WireChunk] = []
         self._tcode: list[np.ndarray] = []
         self._kcode: list[np.ndarray] = []
-        self._dur: list[np.ndarray] = []
-        self._ts: list[np.ndarray] = []
-        self._ids: list[str | list[str]] = []
-        self._offs: list[np.ndarray | None] = []
-        self._firsts: list[int] = []
         self._starts: list[int] = []
         self._tmaps: list[np.ndarray] = []
         """Per chunk: the global code of each of its trace ids."""
@@ -74,11 +69,6 @@ class Reducer(RedoSteps):
         self._chunks.append(chunk)
         self._tcode.append(tmap[chunk.tcode] if rows else chunk.tcode)
         self._kcode.append(kmap[chunk.kcode] if rows else chunk.kcode)
-        self._dur.append(chunk.dur)
-        self._ts.append(chunk.ts)
-        self._firsts.append(chunk.first_idx)
-        self._ids.append(chunk.step_ids)
-        self._offs.append(chunk.step_offs)
         self._starts.append(self.n)
         m = len(chunk.sp_at)
         if m:
@@ -117,7 +107,7 @@ class Reducer(RedoSteps):
         cfg = self.config
         tcode = _cat(self._tcode, np.int64)
         kcode = _cat(self._kcode, np.int64)
-        dur = _cat(self._dur, np.float64)
+        dur = _cat([c.dur for c in self._chunks], np.float64)
         n_traces = len(self.traces)
         keys = list(self.keys)
         # a key's parts: its task class (code, -1 for none) and its (kind, label)
@@ -192,7 +182,7 @@ class Reducer(RedoSteps):
         obj[:] = class_names
         cls_of = obj[trace_class + 1]  # per trace: its class (an object array)
         steps = np.bincount(tcode, minlength=n_traces)  # per trace: its step count
-        ts = _cat(self._ts, np.float64)
+        ts = _cat([c.ts for c in self._chunks], np.float64)
         special = (at, _cat(self._at_chunk, np.int64), _local_index(self._at))
         redone: dict[int, AuditRow] = {}
         for code, group in self._groups(

@@ -165,7 +165,7 @@ def flagged_rows_of(
     flags: list[tuple[str, str, str, str]] = list(
         zip(
             names,
-            np.repeat(np.array(_step_ids(chunk, at[order]), dtype=object), per_row).tolist(),
+            np.repeat(np.array(step_ids_of(chunk, at[order]), dtype=object), per_row).tolist(),
             [reasons[i] for i in fl.tolist()],
             [sev[c] for c in names],
             strict=True,
@@ -180,7 +180,7 @@ def flagged_rows_of(
     failed = dict(
         zip(
             chunk.fail_t.tolist(),
-            _step_ids(chunk, chunk.fail_row) if len(chunk.fail_row) else [],
+            step_ids_of(chunk, chunk.fail_row) if len(chunk.fail_row) else [],
             strict=True,
         )
     )
@@ -197,7 +197,7 @@ def flagged_rows_of(
     return out
 
 
-def _step_ids(chunk: WireChunk, rows: np.ndarray) -> list[str]:
+def step_ids_of(chunk: WireChunk, rows: np.ndarray) -> list[str]:
     """The step ids of the chunk's ``rows``: sliced by the scanner's offsets where the
     chunk has them, else from its split ids."""
     ids, offs = chunk.step_ids, chunk.step_offs
@@ -228,4 +228,5 @@ __all__ = [
     "flags_of",
     "mask_counts",
     "special_facts",
+    "step_ids_of",
 ]
