@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from pydantic import ValidationError
 from traces_helpers import CorpusFiles, write_jsonl, write_spread_trace
 
 from nullband.errors import InputError
@@ -460,3 +461,12 @@ def test_an_unusable_configured_schema_names_the_file_and_tool(
     assert "Traceback" not in proc.stderr
     assert str(cfg) in proc.stderr
     assert f"field '{field}'" in proc.stderr
+    if option == "--config":
+        assert f"{cfg}:2: " in proc.stderr  # the YAML line of the schema
+
+
+def test_the_config_model_refuses_an_unusable_schema() -> None:
+    with pytest.raises(ValidationError) as err:
+        AuditConfig(result_schemas={"ok": {"type": "object"}, "f": {"type": 5}})
+    assert err.value.errors()[0]["loc"] == ("result_schemas", "f")
+    assert err.value.errors()[0]["msg"].startswith("not a valid JSON Schema: ")

@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from nullband.errors import ConfigError
 from nullband.traces.audit_models import (
     AuditConfig,
     AuditReport,
@@ -59,8 +58,8 @@ class AuditContext:
     def __init__(self, config: AuditConfig) -> None:
         self.config = config
         self.ignore = set(config.ignore)
-        self.tool = _checks(config.tool_schemas, "tool_schemas")
-        self.result = _checks(config.result_schemas, "result_schemas")
+        self.tool = {n: SchemaCheck(s) for n, s in config.tool_schemas.items()}
+        self.result = {n: SchemaCheck(s) for n, s in config.result_schemas.items()}
         self.pinned = {_norm(k): _norm(v) for k, v in config.pinned.items()}
         self._defs: dict[bytes, SchemaCheck | str] = {}
         self.memo: dict[tuple[int, str], str | None] = {}
@@ -77,23 +76,6 @@ class AuditContext:
                 check = str(exc)
             self._defs[key] = check
         return check
-
-
-def _checks(schemas: dict[str, Any], field: str) -> dict[str, SchemaCheck]:
-    """Compiled checks of configured schemas.
-
-    Raises:
-        ConfigError: a schema is not a usable JSON Schema (names the field and tool).
-    """
-    out = {}
-    for name, schema in schemas.items():
-        try:
-            out[name] = SchemaCheck(schema)
-        except ValueError as exc:
-            raise ConfigError(
-                f"tool {name!r}: {exc}", field=f"{field}.{name}", hint="fix the schema"
-            ) from None
-    return out
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 AUDIT_SCHEMA_VERSION = 1
 
@@ -43,6 +44,19 @@ DEFAULT_SEVERITY: dict[str, Verdict] = {
 corrupted (the trace claims success but data or output is wrong)."""
 
 
+def _usable_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    from nullband.traces.validate import schema_problem  # jsonschema: only when validating
+
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise PydanticCustomError("json_schema", "{problem}", {"problem": problem})
+    return schema
+
+
+JsonSchema = Annotated[dict[str, Any], AfterValidator(_usable_schema)]
+"""A JSON Schema object, checked against its draft's meta-schema."""
+
+
 class AuditConfig(BaseModel):
     """What the audit checks; loadable from YAML (`nullband traces audit --config`)."""
 
@@ -61,11 +75,11 @@ class AuditConfig(BaseModel):
         default_factory=dict,
         description="Requested model or alias -> the exact snapshot that must serve it.",
     )
-    tool_schemas: dict[str, dict[str, Any]] = Field(
+    tool_schemas: dict[str, JsonSchema] = Field(
         default_factory=dict,
         description="Tool name -> JSON Schema of its arguments (overrides definitions in traces).",
     )
-    result_schemas: dict[str, dict[str, Any]] = Field(
+    result_schemas: dict[str, JsonSchema] = Field(
         default_factory=dict, description="Tool name -> JSON Schema its result must satisfy."
     )
     ground_truth: dict[str, Any] = Field(

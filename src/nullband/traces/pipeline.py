@@ -18,7 +18,6 @@ from nullband.traces.ingest import detect_format, iter_traces, read_traces
 from nullband.traces.ingest import validate_step as _validate_step
 from nullband.traces.ingest._io import iter_json_lines
 from nullband.traces.schema import Step, Trace
-from nullband.traces.validate import schema_problem
 
 Engine = Literal["auto", "python", "fast"]
 FAST_MIN_BYTES = 64 << 20
@@ -72,9 +71,6 @@ def load_audit_config(
     ``ground_truth_path``: JSONL of ``{"step_id" or "tool_call_id", "result"}``.
     """
     cfg = load_yaml_model(config_path, AuditConfig) if config_path else AuditConfig()
-    if config_path:
-        _check_schemas(cfg.tool_schemas, config_path, "tool_schemas")
-        _check_schemas(cfg.result_schemas, config_path, "result_schemas")
     files: dict[str, str | Path | None] = {
         "tool_schemas": tools_path,
         "result_schemas": result_schemas_path,
@@ -117,25 +113,13 @@ def load_audit_config(
     if not update:
         return cfg
     try:
-        out = AuditConfig.model_validate({**cfg.model_dump(), **update})
+        return AuditConfig.model_validate({**cfg.model_dump(), **update})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         raise InputError(
             err["msg"], path=files.get(loc[0] if loc else ""), field=".".join(loc[1:]) or None
         ) from None
-    for field in ("tool_schemas", "result_schemas"):
-        _check_schemas(update.get(field, {}), files[field], None)
-    return out
-
-
-def _check_schemas(schemas: dict[str, Any], path: str | Path | None, field: str | None) -> None:
-    """Every schema is a usable JSON Schema, else an error naming the file and the tool."""
-    for name, schema in schemas.items():
-        problem = schema_problem(schema)
-        if problem is not None:
-            where = f"{field}.{name}" if field else name
-            raise InputError(f"tool {name!r}: {problem}", path=path, field=where)
 
 
 def _read_json(path: str | Path) -> Any:

@@ -198,6 +198,11 @@ _OBJECT_KEYS = {"type", "properties", "required", "additionalProperties"}
 _MISS = object()
 
 
+_PROBLEMS: dict[bytes, str | None] = {}
+"""Meta-schema verdicts by schema text: a configuration's schemas are checked when it is
+validated and again when they are compiled (and a worker inherits the parent's)."""
+
+
 def schema_problem(schema: Any) -> str | None:
     """Why ``schema`` is not a usable JSON Schema (an object or a boolean, valid under its
     draft's meta-schema), or None when it is."""
@@ -206,12 +211,23 @@ def schema_problem(schema: Any) -> str | None:
     if not isinstance(schema, dict):
         return f"not a JSON Schema (an object or true/false): {orjson.dumps(schema).decode()[:80]}"
     try:
+        key: bytes | None = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # keys or values JSON has not (from YAML): checked, not remembered
+        key = None
+    if key in _PROBLEMS:
+        return _PROBLEMS[key]
+    problem = None
+    try:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
         where = "".join(f"[{p!r}]" for p in exc.path)
-        return f"not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
-    return None
+        problem = f"not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
+    if key is not None:
+        if len(_PROBLEMS) > 10_000:
+            _PROBLEMS.clear()
+        _PROBLEMS[key] = problem
+    return problem
 
 
 class SchemaCheck:
