@@ -7,12 +7,13 @@ from typing import Any, get_args
 
 import numpy as np
 
-from nullband.traces.audit_models import AuditConfig, FlagCode
+from nullband.traces.audit_models import AuditConfig, FlagCode, Verdict
 
 FLAG_CODES: tuple[str, ...] = get_args(FlagCode)
 """Every flag code, in a fixed order: bit ``i`` of a row's code mask is ``FLAG_CODES[i]``."""
 CODE_BIT: dict[str, int] = {c: 1 << i for i, c in enumerate(FLAG_CODES)}
-VERDICTS: tuple[str, ...] = ("clean", "noisy", "corrupted")
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+"""Every verdict, best first: a verdict index orders them by severity."""
 
 
 def flag_verdicts(
